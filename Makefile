@@ -1,0 +1,47 @@
+# lloop: Meson + Ninja underneath; these are the commands a user types.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD ?= build
+MESON_SAN :=
+else
+BUILD ?= build-san
+MESON_SAN := -Db_sanitize=$(SANITIZE) -Db_lundef=false
+endif
+export BUILD
+
+.PHONY: all deps check-deps demo check unit interop clean format
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@command -v meson >/dev/null || scripts/deps build
+	meson setup $(BUILD) $(MESON_SAN)
+
+deps:
+	scripts/deps build
+
+check-deps:
+	scripts/deps check
+
+demo: deps
+	$(MAKE) all
+	@test -e demo.img || truncate -s 1G demo.img
+	@echo
+	@echo "Serving demo.img (1 GiB, sparse) on 127.0.0.1:10809. Try, from another shell:"
+	@echo "  nbdinfo nbd://127.0.0.1:10809"
+	@echo "  qemu-io -f raw -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M' nbd://127.0.0.1:10809"
+	@echo "  nbd-client 127.0.0.1 10809 /dev/nbd0     (needs the kernel nbd module)"
+	@echo "Ctrl-C stops it."
+	@echo
+	$(BUILD)/lloop serve demo.img
+
+check: check-deps
+	$(MAKE) all
+	tests/run
+
+clean:
+	rm -rf build build-san
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')

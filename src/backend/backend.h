@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_BACKEND_H
+#define LLOOP_BACKEND_H
+/*
+ * A backend stores the blocks.  It is a const table of functions; each
+ * request function starts the request and calls rq->complete, on the
+ * worker thread, with 0 or a negative errno, possibly before it returns.
+ * A new backend is one file and one line in the table in backend.c.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/request.h"
+
+enum cache_mode { CACHE_NONE, CACHE_WRITEBACK };
+
+struct backend_opts {
+	enum cache_mode cache;
+	bool read_only;
+	uint64_t create_size;	/* --create: make the file this big */
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	uint64_t size;
+	uint32_t align;		/* I/O alignment; anything else bounces */
+	uint32_t preferred;	/* preferred block size */
+	bool read_only;
+	bool can_trim;
+	bool can_zero;
+	bool can_fast_zero;
+	bool can_cache;
+	bool can_extents;
+};
+
+struct backend_ops {
+	const char *name;
+	const char *prefix;	/* "memory:"; NULL for the default (file) */
+	int (*open)(const char *spec, const struct backend_opts *o,
+		    struct backend **out);
+	void (*close)(struct backend *b);
+	/* blocking: make everything written durable (shutdown) */
+	int (*sync)(struct backend *b);
+	void (*read)(struct backend *b, struct request *rq);
+	void (*write)(struct backend *b, struct request *rq);
+	void (*flush)(struct backend *b, struct request *rq);
+	void (*trim)(struct backend *b, struct request *rq);
+	void (*zero)(struct backend *b, struct request *rq);
+	void (*cache)(struct backend *b, struct request *rq);
+	/* fill rq->buf with struct extent, rq->nr_extents of them */
+	void (*extents)(struct backend *b, struct request *rq);
+};
+
+extern const struct backend_ops file_backend;
+extern const struct backend_ops memory_backend;
+
+/* open by prefix; errors are logged naming the spec */
+int backend_open(const char *spec, const struct backend_opts *o,
+		 struct backend **out);
+/* start rq on its export's backend */
+void backend_submit(struct backend *b, struct request *rq);
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_CLI_H
+#define LLOOP_CLI_H
+
+struct subcommand {
+	const char *name;
+	const char *summary;
+	int (*main)(int argc, char **argv);
+	void (*usage)(void);
+};
+
+int serve_main(int argc, char **argv);
+void serve_usage(void);
+
+#endif

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lloop serve: export images over NBD until SIGINT or SIGTERM, which
+ * drain what is in flight, make it durable and exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/parse.h"
+#include "core/server.h"
+#include "frontend/nbd/nbd.h"
+
+#define MAX_LISTEN 16
+#define DEFAULT_LISTEN "tcp://127.0.0.1:10809"
+
+struct serve_opts {
+	const char *listen[MAX_LISTEN];
+	unsigned nr_listen;
+	const char *pidfile;
+	bool daemon;
+	bool read_only;
+};
+
+void serve_usage(void)
+{
+	printf("Usage: lloop serve [OPTIONS] IMAGE\n"
+	       "       lloop serve [OPTIONS] NAME=IMAGE [NAME=IMAGE]...\n"
+	       "\n"
+	       "Serve image files over NBD. IMAGE is a file, a block device or\n"
+	       "memory:SIZE (a sparse RAM disk). With several exports the first\n"
+	       "one is also the default export (the empty name).\n"
+	       "\n"
+	       "Options:\n"
+	       "  -l, --listen URI         tcp://HOST:PORT, tcp://[IPV6]:PORT or\n"
+	       "                           unix:PATH; repeatable (default "
+	       DEFAULT_LISTEN ")\n"
+	       "  -r, --read-only          refuse writes, trims and zeroing\n"
+	       "      --create SIZE        create IMAGE, sparse, SIZE bytes (K, M,\n"
+	       "                           G, T suffixes); never overwrites a file\n"
+	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
+	       "      --engine ENGINE      uring or threads (default: uring, or\n"
+	       "                           threads where io_uring is refused)\n"
+	       "  -t, --threads N          worker threads (default: online CPUs)\n"
+	       "      --queue-depth N      requests in flight per worker (128)\n"
+	       "      --buffer-memory SIZE buffer arena per worker, a power of two\n"
+	       "                           (default: 192M over all workers, at\n"
+	       "                           most 64M each)\n"
+	       "      --max-connections N  connections at once; more are refused\n"
+	       "                           (256)\n"
+	       "      --pidfile FILE       write the pid once listening\n"
+	       "      --daemon             go to the background once listening\n"
+	       "      --log-level LEVEL    error, warning, info (default), debug\n"
+	       "  -h, --help               this text\n");
+}
+
+enum {
+	OPT_CREATE = 256,
+	OPT_CACHE,
+	OPT_ENGINE,
+	OPT_QUEUE_DEPTH,
+	OPT_BUFFER_MEMORY,
+	OPT_MAX_CONNECTIONS,
+	OPT_PIDFILE,
+	OPT_DAEMON,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "create", required_argument, NULL, OPT_CREATE },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "threads", required_argument, NULL, 't' },
+	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+	{ "buffer-memory", required_argument, NULL, OPT_BUFFER_MEMORY },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "daemon", no_argument, NULL, OPT_DAEMON },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	log_error("%s %s: %s", opt, val, why);
+	return -EINVAL;
+}
+
+static int parse_options(int argc, char **argv, struct server_config *cfg,
+			 struct serve_opts *so)
+{
+	uint64_t v;
+	int c, lvl;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:rt:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (so->nr_listen == MAX_LISTEN)
+				return bad("--listen", optarg,
+					   "too many listeners (at most 16)");
+			so->listen[so->nr_listen++] = optarg;
+			break;
+		case 'r':
+			so->read_only = true;
+			break;
+		case OPT_CREATE:
+			if (parse_size(optarg, &v) < 0 || !v)
+				return bad("--create", optarg,
+					   "not a size (e.g. 10G)");
+			cfg->bopts.create_size = v;
+			break;
+		case OPT_CACHE:
+			if (!strcmp(optarg, "none"))
+				cfg->bopts.cache = CACHE_NONE;
+			else if (!strcmp(optarg, "writeback"))
+				cfg->bopts.cache = CACHE_WRITEBACK;
+			else
+				return bad("--cache", optarg,
+					   "expected none or writeback");
+			break;
+		case OPT_ENGINE:
+			if (!strcmp(optarg, "uring"))
+				cfg->engine = ENGINE_URING;
+			else if (!strcmp(optarg, "threads"))
+				cfg->engine = ENGINE_THREADS;
+			else
+				return bad("--engine", optarg,
+					   "expected uring or threads");
+			break;
+		case 't':
+			if (parse_uint(optarg, 1, 128, &cfg->threads) < 0)
+				return bad("--threads", optarg,
+					   "expected 1 to 128");
+			break;
+		case OPT_QUEUE_DEPTH:
+			if (parse_uint(optarg, 1, 4096, &cfg->queue_depth) < 0)
+				return bad("--queue-depth", optarg,
+					   "expected 1 to 4096");
+			break;
+		case OPT_BUFFER_MEMORY:
+			if (parse_size(optarg, &v) < 0 || v < (1 << 20) ||
+			    v > (1ULL << 34) || (v & (v - 1)))
+				return bad("--buffer-memory", optarg,
+					   "expected a power of two from 1M "
+					   "to 16G");
+			cfg->buffer_memory = v;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (parse_uint(optarg, 1, 65536,
+				       &cfg->max_connections) < 0)
+				return bad("--max-connections", optarg,
+					   "expected 1 to 65536");
+			break;
+		case OPT_PIDFILE:
+			so->pidfile = optarg;
+			break;
+		case OPT_DAEMON:
+			so->daemon = true;
+			break;
+		case OPT_LOG_LEVEL:
+			lvl = log_parse_level(optarg);
+			if (lvl < 0)
+				return bad("--log-level", optarg,
+					   "expected error, warning, info or "
+					   "debug");
+			log_level = lvl;
+			break;
+		case 'h':
+			serve_usage();
+			exit(0);
+		default:
+			log_error("serve: see 'lloop serve --help'");
+			return -EINVAL;
+		}
+	}
+	if (optind == argc) {
+		log_error("serve: no IMAGE given (see 'lloop serve --help')");
+		return -EINVAL;
+	}
+	if (!so->nr_listen)
+		so->listen[so->nr_listen++] = DEFAULT_LISTEN;
+	cfg->bopts.read_only = so->read_only;
+	return 0;
+}
+
+/* NAME=IMAGE when the part before '=' could not be a path */
+static void split_export(char *arg, char **name, char **image)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq && !memchr(arg, '/', eq - arg) && !memchr(arg, ':', eq - arg)) {
+		*eq = '\0';
+		*name = arg;
+		*image = eq + 1;
+	} else {
+		*name = NULL;
+		*image = arg;
+	}
+}
+
+static int open_exports(struct server *srv, int argc, char **argv)
+{
+	unsigned n = argc - optind;
+
+	srv->exports = calloc(n, sizeof(*srv->exports));
+	if (!srv->exports)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		struct export *e = &srv->exports[i];
+		char *name, *image;
+		int ret;
+
+		split_export(argv[optind + i], &name, &image);
+		if (!name && n > 1) {
+			log_error("%s: with several exports each needs a "
+				  "name: NAME=IMAGE", image);
+			return -EINVAL;
+		}
+		if (name && (!name[0] || strlen(name) > NBD_MAX_NAME)) {
+			log_error("%s: export names are 1 to 4096 bytes",
+				  argv[optind + i]);
+			return -EINVAL;
+		}
+		e->name = name ? name : "";
+		e->spec = image;
+		e->description = image;
+		e->read_only = srv->cfg.bopts.read_only;
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(srv->exports[j].name, e->name)) {
+				log_error("export name '%s' given twice",
+					  e->name);
+				return -EINVAL;
+			}
+		if (!image[0]) {
+			log_error("%s: no image", argv[optind + i]);
+			return -EINVAL;
+		}
+		ret = backend_open(image, &srv->cfg.bopts, &e->be);
+		if (ret < 0)
+			return ret;
+		srv->nr_exports++;
+		log_info("export '%s': %s, %llu bytes%s%s", e->name, image,
+			 (unsigned long long)e->be->size,
+			 e->read_only ? ", read-only" : "",
+			 e->be->align > 1 ? ", direct I/O" : "");
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_error("--pidfile %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", getpid());
+	if (write(fd, buf, n) != n) {
+		log_error("--pidfile %s: %s", path, strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* fork; the parent waits for the child to say it is listening */
+static int daemonize(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	*ready_fd = p[1];
+	return 0;
+}
+
+int serve_main(int argc, char **argv)
+{
+	struct server srv = { 0 };
+	struct serve_opts so = { 0 };
+	int ready_fd = -1, sig, ret, status = 1;
+	sigset_t set;
+
+	server_config_defaults(&srv.cfg);
+	if (parse_options(argc, argv, &srv.cfg, &so) < 0)
+		return 2;
+	ret = open_exports(&srv, argc, argv);
+	if (ret < 0)
+		goto out;
+	ret = server_setup(&srv);
+	if (ret < 0)
+		goto out;
+	ret = nbd_frontend_init(&srv, so.listen, so.nr_listen);
+	if (ret < 0)
+		goto out;
+	if (so.daemon && daemonize(&ready_fd) < 0) {
+		log_error("--daemon: cannot fork: %s", strerror(errno));
+		goto out;
+	}
+
+	/* threads inherit the mask: signals come to sigwait below only */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = server_start(&srv);
+	if (ret < 0) {
+		log_error("cannot start the workers: %s", strerror(-ret));
+		goto stop;
+	}
+	nbd_frontend_start(&srv);
+	nbd_frontend_log_listeners(&srv);
+	if (so.pidfile && write_pidfile(so.pidfile) < 0)
+		goto stop;
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "R", 1) != 1)
+			goto stop;
+		close(ready_fd);
+		ready_fd = -1;
+	}
+
+	sigwait(&set, &sig);
+	if (!atomic_load(&srv.failed))
+		log_info("%s: draining and stopping",
+			 sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = atomic_load(&srv.failed) ? 1 : 0;
+stop:
+	server_stop(&srv);
+	for (unsigned i = 0; i < srv.nr_exports; i++) {
+		struct export *e = &srv.exports[i];
+
+		if (!e->read_only && e->be->ops->sync(e->be) < 0) {
+			log_error("%s: final fdatasync failed: %s", e->spec,
+				  strerror(errno));
+			status = 1;
+		}
+	}
+	if (so.pidfile && status == 0)
+		unlink(so.pidfile);
+out:
+	nbd_frontend_fini(&srv);
+	server_fini(&srv);
+	free(srv.exports);
+	return status;
+}

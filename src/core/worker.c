@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/server.h"
+#include "core/worker.h"
+
+#define DISCARD_BUF_LEN (256 * 1024)
+
+static void worker_woken(struct op *op, int res);
+
+int worker_init(struct worker *w, struct server *srv, unsigned id)
+{
+	const struct server_config *cfg = &srv->cfg;
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->srv = srv;
+	w->id = id;
+	w->eng = srv->engine;
+	w->tenants.next = w->tenants.prev = &w->tenants;
+	w->waiting_tail = &w->waiting;
+	pthread_mutex_init(&w->lock, NULL);
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
+		return -errno;
+	ret = pool_init(&w->pool, cfg->queue_depth, cfg->buffer_memory);
+	if (ret < 0)
+		return ret;
+	w->discard_len = DISCARD_BUF_LEN;
+	w->discard_buf = mmap(NULL, w->discard_len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+			      0);
+	if (w->discard_buf == MAP_FAILED) {
+		w->discard_buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void worker_fini(struct worker *w)
+{
+	pool_fini(&w->pool);
+	if (w->discard_buf)
+		munmap(w->discard_buf, w->discard_len);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	pthread_mutex_destroy(&w->lock);
+}
+
+void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("worker %u: cannot wake: %s", w->id, strerror(errno));
+}
+
+void worker_post(struct worker *w, struct task *t)
+{
+	struct task **p;
+
+	pthread_mutex_lock(&w->lock);
+	t->next = NULL;
+	for (p = &w->inbox; *p; p = &(*p)->next)
+		;
+	*p = t;
+	pthread_mutex_unlock(&w->lock);
+	worker_wake(w);
+}
+
+void worker_wait_pool(struct worker *w, struct task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = true;
+	t->next = NULL;
+	*w->waiting_tail = t;
+	w->waiting_tail = &t->next;
+}
+
+void worker_pool_returned(struct worker *w)
+{
+	/*
+	 * Resume waiters in order until one has to wait again: it goes to
+	 * the back, and the others keep their turn for the next return.
+	 */
+	while (w->waiting) {
+		struct task *t = w->waiting;
+
+		w->waiting = t->next;
+		if (!w->waiting)
+			w->waiting_tail = &w->waiting;
+		t->queued = false;
+		t->run(t);
+		if (t->queued)
+			break;
+	}
+}
+
+void worker_defer(struct worker *w, struct task *t)
+{
+	t->queued = true;
+	t->next = w->deferred;
+	w->deferred = t;
+}
+
+void worker_add_tenant(struct worker *w, struct tenant *t)
+{
+	t->next = w->tenants.next;
+	t->prev = &w->tenants;
+	w->tenants.next->prev = t;
+	w->tenants.next = t;
+	w->nr_tenants++;
+}
+
+void worker_del_tenant(struct worker *w, struct tenant *t)
+{
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	t->next = t->prev = t;
+	w->nr_tenants--;
+}
+
+static void worker_begin_stop(struct worker *w)
+{
+	struct tenant *t, *next;
+
+	w->stopping = true;
+	for (t = w->tenants.next; t != &w->tenants; t = next) {
+		next = t->next;
+		t->stop(t);
+	}
+}
+
+static void worker_run_tasks(struct worker *w)
+{
+	struct task *inbox, *deferred;
+
+	pthread_mutex_lock(&w->lock);
+	inbox = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (inbox) {
+		struct task *t = inbox;
+
+		inbox = t->next;
+		t->run(t);
+	}
+	deferred = w->deferred;
+	w->deferred = NULL;
+	while (deferred) {
+		struct task *t = deferred;
+
+		deferred = t->next;
+		t->queued = false;
+		t->run(t);
+	}
+}
+
+static void worker_arm_wake(struct worker *w)
+{
+	w->wake_op = (struct op){
+		.done = worker_woken,
+		.kind = OP_READ_WAKE,
+		.fd = w->wake_fd,
+		.buf = &w->wake_buf,
+		.len = sizeof(w->wake_buf),
+	};
+	w->eng->submit(w, &w->wake_op);
+}
+
+static void worker_woken(struct op *op, int res)
+{
+	struct worker *w = (struct worker *)((char *)op -
+					     offsetof(struct worker, wake_op));
+
+	worker_arm_wake(w);
+	helpers_reap(w);
+	worker_run_tasks(w);
+	if (!w->stopping && atomic_load(&w->srv->stopping))
+		worker_begin_stop(w);
+}
+
+/* tell the main thread, which waits for signals, to stop everything */
+static void worker_fail(struct worker *w)
+{
+	atomic_store(&w->srv->failed, true);
+	kill(getpid(), SIGTERM);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int ret;
+
+	ret = w->eng->init(w, 2 * w->srv->cfg.queue_depth +
+				      4 * w->srv->cfg.max_connections + 64);
+	if (ret < 0) {
+		log_error("worker %u: cannot start the %s engine: %s", w->id,
+			  w->eng->name, strerror(-ret));
+		worker_fail(w);
+		return NULL;
+	}
+	worker_arm_wake(w);
+	worker_run_tasks(w);
+	while (!(w->stopping && w->nr_tenants == 0)) {
+		ret = w->eng->run(w);
+		if (ret < 0 && ret != -EINTR) {
+			log_error("worker %u: engine failed: %s", w->id,
+				  strerror(-ret));
+			worker_fail(w);
+			break;
+		}
+	}
+	w->eng->fini(w);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+
+	if (ret)
+		return -ret;
+	w->started = true;
+	return 0;
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+}

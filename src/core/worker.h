@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_WORKER_H
+#define LLOOP_WORKER_H
+/*
+ * A worker: one thread, one engine (one io_uring), one pool.  Everything
+ * a worker owns is touched only by its thread, except the inbox and the
+ * helpers' completion list, which other threads fill under ->lock.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/engine.h"
+#include "core/pool.h"
+#include "core/task.h"
+
+struct server;
+
+
+/* something that lives on a worker and must be told when it stops */
+struct tenant {
+	void (*stop)(struct tenant *t);
+	struct tenant *next, *prev;
+};
+
+struct worker {
+	struct server *srv;
+	unsigned id;
+	pthread_t thread;
+	const struct engine_ops *eng;
+	void *eng_data;
+
+	int wake_fd;
+	struct op wake_op;
+	uint64_t wake_buf;
+
+	struct pool pool;
+	char *discard_buf;	/* scratch for payloads we must drop */
+	size_t discard_len;
+
+	pthread_mutex_t lock;
+	struct task *inbox;	/* under lock */
+	struct op *helper_done;	/* under lock */
+
+	struct task *waiting;	/* wait for the pool, FIFO */
+	struct task **waiting_tail;
+	struct task *deferred;	/* retried at every wake-up */
+	struct tenant tenants;	/* list head */
+	unsigned nr_tenants;
+	bool stopping;
+	bool started;
+};
+
+int worker_init(struct worker *w, struct server *srv, unsigned id);
+void worker_fini(struct worker *w);
+int worker_start(struct worker *w);
+void worker_join(struct worker *w);
+void worker_wake(struct worker *w);
+/* run t on w's thread soon; safe from any thread */
+void worker_post(struct worker *w, struct task *t);
+/* run t once the pool has something back (called on w's thread) */
+void worker_wait_pool(struct worker *w, struct task *t);
+/* the pool had something returned: resume waiters */
+void worker_pool_returned(struct worker *w);
+/* retry t at the next wake-up; the waker is another worker */
+void worker_defer(struct worker *w, struct task *t);
+void worker_add_tenant(struct worker *w, struct tenant *t);
+void worker_del_tenant(struct worker *w, struct tenant *t);
+
+#endif

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * An NBD connection's byte streams: one receive and one send in flight at
+ * most, partial transfers resumed, and the connection's end once nothing
+ * of it is in flight any more.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "frontend/nbd/nbd.h"
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+static void conn_stop(struct tenant *t)
+{
+	conn_shutdown(container_of(t, struct nbd_conn, tenant));
+}
+
+static void conn_begin(struct task *t)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, start);
+
+	worker_add_tenant(c->w, &c->tenant);
+	if (c->w->stopping) {
+		conn_shutdown(c);
+		return;
+	}
+	nbd_handshake_start(c);
+}
+
+struct nbd_conn *conn_alloc(struct server *srv, int fd, const char *peer)
+{
+	struct nbd_frontend *fe = srv->frontend;
+	struct nbd_conn *c;
+	uint8_t *opt_buf, *hs_out;
+	unsigned slot;
+
+	pthread_mutex_lock(&fe->lock);
+	if (!fe->nr_free) {
+		pthread_mutex_unlock(&fe->lock);
+		return NULL;
+	}
+	slot = fe->free_slots[--fe->nr_free];
+	pthread_mutex_unlock(&fe->lock);
+
+	c = &fe->conns[slot];
+	opt_buf = fe->bufs + (size_t)slot * (NBD_OPT_MAX + NBD_HS_OUT);
+	hs_out = opt_buf + NBD_OPT_MAX;
+	memset(c, 0, sizeof(*c));
+	c->srv = srv;
+	c->w = server_pick_worker(srv);
+	c->fd = fd;
+	c->slot = slot;
+	c->opt_buf = opt_buf;
+	c->hs_out = hs_out;
+	c->txq_tail = &c->txq;
+	c->tenant.stop = conn_stop;
+	c->start.run = conn_begin;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	worker_post(c->w, &c->start);
+	return c;
+}
+
+static void conn_free(struct nbd_conn *c)
+{
+	struct nbd_frontend *fe = c->srv->frontend;
+	struct worker *w = c->w;
+
+	log_debug("%s: connection closed", c->peer);
+	close(c->fd);
+	worker_del_tenant(w, &c->tenant);
+	pthread_mutex_lock(&fe->lock);
+	fe->free_slots[fe->nr_free++] = c->slot;
+	pthread_mutex_unlock(&fe->lock);
+}
+
+void conn_maybe_close(struct nbd_conn *c)
+{
+	if (!(c->rx_closed || c->dead))
+		return;
+	if (c->rx_busy) {
+		/* wake the pending receive so that it ends */
+		if (c->dead || c->w->stopping)
+			shutdown(c->fd, SHUT_RD);
+		return;
+	}
+	if (c->tx_busy || c->resume.queued || c->inflight)
+		return;
+	if (c->hs_pending && !c->dead)
+		return;
+	conn_free(c);
+}
+
+void conn_shutdown(struct nbd_conn *c)
+{
+	c->rx_closed = true;
+	if (c->rx_busy)
+		shutdown(c->fd, SHUT_RD);
+	conn_maybe_close(c);
+}
+
+static void conn_fail(struct nbd_conn *c, int err)
+{
+	if (!c->dead && err != -ECONNRESET && err != -EPIPE)
+		log_info("%s: connection failed: %s", c->peer, strerror(-err));
+	c->dead = true;
+	c->rx_closed = true;
+	/* replies that can no longer go out */
+	while (c->txq) {
+		struct request *rq = c->txq;
+
+		c->txq = rq->next;
+		conn_release(c, rq);
+	}
+	c->txq_tail = &c->txq;
+}
+
+/* ---- receive ---- */
+
+static void rx_kick(struct nbd_conn *c);
+
+static void rx_op_done(struct op *op, int res)
+{
+	struct nbd_conn *c = container_of(op, struct nbd_conn, rx_op);
+	struct request *rq;
+
+	c->rx_busy = false;
+	if (res == -EINTR || res == -EAGAIN) {
+		rx_kick(c);
+		return;
+	}
+	if (res <= 0 || c->dead) {
+		if (res < 0)
+			conn_fail(c, res);
+		c->rx_closed = true;
+		/* a write cut short was never acknowledged: drop it */
+		rq = c->rx_rq;
+		c->rx_rq = NULL;
+		if (rq)
+			conn_release(c, rq);
+		conn_maybe_close(c);
+		return;
+	}
+	c->rx_left -= res;
+	if (c->rx_dst)
+		c->rx_dst += res;
+	if (c->rx_left) {
+		rx_kick(c);
+		return;
+	}
+	c->rx_done(c);
+}
+
+static void rx_kick(struct nbd_conn *c)
+{
+	uint64_t n = c->rx_left;
+
+	c->rx_op = (struct op){ .done = rx_op_done, .kind = OP_RECV,
+				.fd = c->fd };
+	if (c->rx_dst) {
+		c->rx_op.buf = c->rx_dst;
+	} else {
+		c->rx_op.buf = c->w->discard_buf;
+		if (n > c->w->discard_len)
+			n = c->w->discard_len;
+	}
+	if (n > 1u << 30)
+		n = 1u << 30;
+	c->rx_op.len = n;
+	c->rx_busy = true;
+	c->w->eng->submit(c->w, &c->rx_op);
+}
+
+void conn_recv(struct nbd_conn *c, void *dst, uint64_t len, conn_fn done)
+{
+	if (c->rx_closed) {
+		conn_maybe_close(c);
+		return;
+	}
+	c->rx_dst = dst;
+	c->rx_left = len;
+	c->rx_done = done;
+	if (!len) {
+		done(c);
+		return;
+	}
+	rx_kick(c);
+}
+
+void conn_discard(struct nbd_conn *c, uint64_t len, conn_fn done)
+{
+	conn_recv(c, NULL, len, done);
+}
+
+/* ---- send ---- */
+
+static void tx_kick(struct nbd_conn *c);
+
+static void tx_op_done(struct op *op, int res)
+{
+	struct nbd_conn *c = container_of(op, struct nbd_conn, tx_op);
+
+	c->tx_busy = false;
+	if (res == -EINTR || res == -EAGAIN)
+		res = 0;
+	if (res < 0 || c->dead) {
+		conn_fail(c, res < 0 ? res : -EPIPE);
+		conn_maybe_close(c);
+		return;
+	}
+	if (c->hs_pending) {
+		c->hs_sent += res;
+		if (c->hs_sent == c->hs_len) {
+			c->hs_pending = false;
+			c->hs_after(c);
+			return;
+		}
+	} else {
+		struct request *rq = c->txq;
+		struct iovec *iov = rq->iov;
+
+		iov_advance(&iov, &rq->iovcnt, res);
+		if (rq->iovcnt) {
+			memmove(rq->iov, iov, rq->iovcnt * sizeof(*iov));
+		} else {
+			c->txq = rq->next;
+			if (!c->txq)
+				c->txq_tail = &c->txq;
+			conn_release(c, rq);
+		}
+	}
+	tx_kick(c);
+	conn_maybe_close(c);
+}
+
+static void tx_kick(struct nbd_conn *c)
+{
+	struct msghdr *m = &c->tx_op.msg;
+
+	if (c->tx_busy || c->dead)
+		return;
+	c->tx_op = (struct op){ .done = tx_op_done, .kind = OP_SENDMSG,
+				.fd = c->fd };
+	if (c->hs_pending) {
+		c->hs_iov.iov_base = c->hs_out + c->hs_sent;
+		c->hs_iov.iov_len = c->hs_len - c->hs_sent;
+		m->msg_iov = &c->hs_iov;
+		m->msg_iovlen = 1;
+	} else if (c->txq) {
+		m->msg_iov = c->txq->iov;
+		m->msg_iovlen = c->txq->iovcnt;
+	} else {
+		return;
+	}
+	c->tx_busy = true;
+	c->w->eng->submit(c->w, &c->tx_op);
+}
+
+void conn_send_hs(struct nbd_conn *c, conn_fn after)
+{
+	c->hs_pending = true;
+	c->hs_sent = 0;
+	c->hs_after = after;
+	tx_kick(c);
+	if (c->dead)
+		conn_maybe_close(c);
+}
+
+void conn_queue_reply(struct nbd_conn *c, struct request *rq)
+{
+	if (c->dead) {
+		conn_release(c, rq);
+		conn_maybe_close(c);
+		return;
+	}
+	rq->next = NULL;
+	*c->txq_tail = rq;
+	c->txq_tail = &rq->next;
+	tx_kick(c);
+}
+
+void conn_release(struct nbd_conn *c, struct request *rq)
+{
+	pool_put_request(&c->w->pool, rq);
+	c->inflight--;
+	worker_pool_returned(c->w);
+}

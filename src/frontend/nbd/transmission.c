@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The transmission phase.  Headers are read one after another; each
+ * request takes a descriptor and a buffer from the worker's pool, goes to
+ * the backend, and is answered when it completes, in whatever order that
+ * is.  When the pool is empty the connection stops reading until
+ * something returns: that is the whole of back-pressure.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "backend/align.h"
+#include "core/log.h"
+#include "frontend/nbd/nbd.h"
+
+#define EXTENTS_BUF 4096
+
+static void tm_read_header(struct nbd_conn *c);
+static void tm_dispatch(struct nbd_conn *c);
+
+static const uint8_t cmd_to_req[] = {
+	[NBD_CMD_READ] = REQ_READ,
+	[NBD_CMD_WRITE] = REQ_WRITE,
+	[NBD_CMD_FLUSH] = REQ_FLUSH,
+	[NBD_CMD_TRIM] = REQ_TRIM,
+	[NBD_CMD_CACHE] = REQ_CACHE,
+	[NBD_CMD_WRITE_ZEROES] = REQ_ZERO,
+	[NBD_CMD_BLOCK_STATUS] = REQ_EXTENTS,
+};
+
+static uint8_t req_flags(uint16_t f)
+{
+	return (f & NBD_CMD_FLAG_FUA ? REQ_FUA : 0) |
+	       (f & NBD_CMD_FLAG_NO_HOLE ? REQ_NO_HOLE : 0) |
+	       (f & NBD_CMD_FLAG_FAST_ZERO ? REQ_FAST_ZERO : 0) |
+	       (f & NBD_CMD_FLAG_REQ_ONE ? REQ_ONE : 0);
+}
+
+/* ---- replies ---- */
+
+static void encode_error_chunk(struct request *rq, uint32_t err)
+{
+	size_t n = nbd_encode_chunk(rq->hdr, NBD_REPLY_FLAG_DONE,
+				    NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
+
+	put_be32(rq->hdr + n, err);
+	put_be16(rq->hdr + n + 4, 0);
+	rq->iov[0] = (struct iovec){ rq->hdr, n + 6 };
+	rq->iovcnt = 1;
+}
+
+static void encode_extents(struct request *rq)
+{
+	struct extent *e = (struct extent *)rq->buf;
+	uint8_t *out = (uint8_t *)rq->buf;
+	size_t n;
+
+	/* in place: an encoded descriptor is as big as a struct extent */
+	for (unsigned i = 0; i < rq->nr_extents; i++) {
+		struct extent x = e[i];
+
+		put_be32(out + 8 * i, x.length);
+		put_be32(out + 8 * i + 4, x.flags);
+	}
+	n = nbd_encode_chunk(rq->hdr, NBD_REPLY_FLAG_DONE,
+			     NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
+			     4 + 8 * rq->nr_extents);
+	put_be32(rq->hdr + n, NBD_META_ID_BASE_ALLOCATION);
+	rq->iov[0] = (struct iovec){ rq->hdr, n + 4 };
+	rq->iov[1] = (struct iovec){ rq->buf, 8 * rq->nr_extents };
+	rq->iovcnt = 2;
+}
+
+static void encode_reply(struct nbd_conn *c, struct request *rq)
+{
+	uint32_t err = nbd_errno_to_wire(rq->error);
+	bool is_data = rq->wire_type == NBD_CMD_READ ||
+		       rq->wire_type == NBD_CMD_BLOCK_STATUS;
+	size_t n;
+
+	if (c->structured && is_data) {
+		if (err) {
+			encode_error_chunk(rq, err);
+		} else if (rq->wire_type == NBD_CMD_BLOCK_STATUS) {
+			encode_extents(rq);
+		} else {
+			n = nbd_encode_chunk(rq->hdr, NBD_REPLY_FLAG_DONE,
+					     NBD_REPLY_TYPE_OFFSET_DATA,
+					     rq->cookie, 8 + rq->len);
+			put_be64(rq->hdr + n, rq->offset);
+			rq->iov[0] = (struct iovec){ rq->hdr, n + 8 };
+			rq->iov[1] = (struct iovec){ rq->data, rq->len };
+			rq->iovcnt = 2;
+		}
+		return;
+	}
+	n = nbd_encode_simple_reply(rq->hdr, err, rq->cookie);
+	rq->iov[0] = (struct iovec){ rq->hdr, n };
+	rq->iovcnt = 1;
+	if (!err && rq->wire_type == NBD_CMD_READ) {
+		rq->iov[1] = (struct iovec){ rq->data, rq->len };
+		rq->iovcnt = 2;
+	}
+}
+
+static void tm_reply(struct nbd_conn *c, struct request *rq, int error)
+{
+	rq->error = error;
+	if (error && error != -ENOTSUP)
+		log_debug("%s: request %u at %llu+%llu: %s", c->peer,
+			  rq->wire_type, (unsigned long long)rq->offset,
+			  (unsigned long long)rq->len, strerror(-error));
+	encode_reply(c, rq);
+	conn_queue_reply(c, rq);
+}
+
+static void tm_complete(struct request *rq, int res)
+{
+	struct nbd_conn *c = rq->conn;
+
+	tm_reply(c, rq, res);
+	conn_maybe_close(c);
+}
+
+/* ---- requests ---- */
+
+static void tm_submit(struct nbd_conn *c, struct request *rq)
+{
+	atomic_fetch_add_explicit(&rq->exp->nr_requests, 1,
+				  memory_order_relaxed);
+	backend_submit(rq->be, rq);
+}
+
+static void tm_write_payload_done(struct nbd_conn *c)
+{
+	struct request *rq = c->rx_rq;
+
+	c->rx_rq = NULL;
+	tm_submit(c, rq);
+	tm_read_header(c);
+}
+
+static void tm_write_discarded(struct nbd_conn *c)
+{
+	struct request *rq = c->rx_rq;
+
+	c->rx_rq = NULL;
+	tm_reply(c, rq, rq->error);
+	tm_read_header(c);
+}
+
+static void tm_resume(struct task *t)
+{
+	struct nbd_conn *c = (struct nbd_conn *)((char *)t -
+						  offsetof(struct nbd_conn,
+							   resume));
+
+	if (c->rx_closed) {
+		conn_maybe_close(c);
+		return;
+	}
+	tm_dispatch(c);
+}
+
+/* back-pressure: wait for the pool, then take this header again */
+static void tm_wait_pool(struct nbd_conn *c, struct request *rq)
+{
+	if (rq) {
+		pool_put_request(&c->w->pool, rq);
+		c->inflight--;
+	}
+	c->resume.run = tm_resume;
+	worker_wait_pool(c->w, &c->resume);
+}
+
+static uint64_t buffer_len(struct request *rq)
+{
+	switch (rq->type) {
+	case REQ_READ:
+	case REQ_WRITE:
+		return request_buffer_len(rq, rq->be->align);
+	case REQ_EXTENTS:
+		return EXTENTS_BUF;
+	default:
+		return 0;
+	}
+}
+
+static void tm_dispatch(struct nbd_conn *c)
+{
+	const struct nbd_request *r = &c->cur;
+	struct request *rq;
+	uint64_t blen;
+	int err;
+
+	if (r->type == NBD_CMD_DISC) {
+		log_debug("%s: disconnect requested", c->peer);
+		conn_shutdown(c);
+		return;
+	}
+	rq = pool_take_request(&c->w->pool);
+	if (!rq) {
+		tm_wait_pool(c, NULL);
+		return;
+	}
+	c->inflight++;
+	rq->w = c->w;
+	rq->conn = c;
+	rq->exp = c->exp;
+	rq->be = c->exp->be;
+	rq->complete = tm_complete;
+	rq->cookie = r->cookie;
+	rq->wire_type = r->type;
+	rq->wire_flags = r->flags;
+	rq->offset = r->offset;
+	rq->len = r->length;
+	err = nbd_check_request(r, &c->sess);
+	if (err) {
+		if (r->type == NBD_CMD_WRITE) {
+			/* the payload is on the wire: read past it */
+			rq->error = err;
+			c->rx_rq = rq;
+			conn_discard(c, r->length, tm_write_discarded);
+			return;
+		}
+		tm_reply(c, rq, err);
+		tm_read_header(c);
+		return;
+	}
+	rq->type = cmd_to_req[r->type];
+	rq->flags = req_flags(r->flags);
+	blen = buffer_len(rq);
+	if (blen) {
+		rq->buf = pool_take_buffer(&c->w->pool, blen);
+		if (!rq->buf) {
+			tm_wait_pool(c, rq);
+			return;
+		}
+		rq->buf_len = blen;
+		request_place_data(rq);
+		rq->max_extents = rq->flags & REQ_ONE ? 1 : blen / 8;
+	}
+	if (rq->type == REQ_WRITE) {
+		c->rx_rq = rq;
+		conn_recv(c, rq->data, rq->len, tm_write_payload_done);
+		return;
+	}
+	tm_submit(c, rq);
+	tm_read_header(c);
+}
+
+static void tm_got_header(struct nbd_conn *c)
+{
+	nbd_decode_request(c->req_hdr, &c->cur);
+	if (c->cur.magic != NBD_REQUEST_MAGIC) {
+		log_info("%s: bad request magic 0x%08x: disconnecting",
+			 c->peer, c->cur.magic);
+		conn_shutdown(c);
+		return;
+	}
+	tm_dispatch(c);
+}
+
+static void tm_read_header(struct nbd_conn *c)
+{
+	conn_recv(c, c->req_hdr, NBD_REQUEST_SIZE, tm_got_header);
+}
+
+void nbd_transmission_start(struct nbd_conn *c)
+{
+	tm_read_header(c);
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+static const struct subcommand subcommands[] = {
+	{ "serve", "export images over NBD", serve_main, serve_usage },
+};
+
+#define NR_SUBCOMMANDS (sizeof(subcommands) / sizeof(*subcommands))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: lloop COMMAND [OPTIONS]\n\nCommands:\n");
+	for (unsigned i = 0; i < NR_SUBCOMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name,
+			subcommands[i].summary);
+	fprintf(out, "  %-8s %s\n", "help", "help on a command");
+	fprintf(out, "\n'lloop COMMAND --help' for a command's options.\n");
+}
+
+static const struct subcommand *find(const char *name)
+{
+	for (unsigned i = 0; i < NR_SUBCOMMANDS; i++)
+		if (!strcmp(subcommands[i].name, name))
+			return &subcommands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct subcommand *sc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("lloop %s\n", LLOOP_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help")) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		sc = find(argv[2]);
+		if (!sc) {
+			log_error("help: no command '%s'", argv[2]);
+			return 2;
+		}
+		sc->usage();
+		return 0;
+	}
+	sc = find(argv[1]);
+	if (!sc) {
+		log_error("no command '%s' (see 'lloop --help')", argv[1]);
+		return 2;
+	}
+	return sc->main(argc - 1, argv + 1);
+}

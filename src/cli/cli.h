@@ -11,5 +11,7 @@ struct subcommand {
 
 int serve_main(int argc, char **argv);
 void serve_usage(void);
+int stats_main(int argc, char **argv);
+void stats_usage(void);
 
 #endif

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/control.h"
 #include "core/log.h"
+#include "core/memsafe.h"
 #include "core/parse.h"
 #include "core/server.h"
 #include "frontend/nbd/nbd.h"
@@ -28,6 +30,8 @@ struct serve_opts {
 	const char *pidfile;
 	bool daemon;
 	bool read_only;
+	const char *control;
+	struct memsafe_opts mem;
 };
 
 void serve_usage(void)
@@ -59,6 +63,11 @@ void serve_usage(void)
 	       "      --pidfile FILE       write the pid once listening\n"
 	       "      --daemon             go to the background once listening\n"
 	       "      --log-level LEVEL    error, warning, info (default), debug\n"
+	       "      --mlock, --no-mlock  lock all memory after the pools are\n"
+	       "                           made (default: on; needed for swap)\n"
+	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
+	       "      --control PATH       control socket for 'lloop stats'\n"
+	       "                           (default " CONTROL_DIR "/serve-PID.sock)\n"
 	       "  -h, --help               this text\n");
 }
 
@@ -72,6 +81,10 @@ enum {
 	OPT_PIDFILE,
 	OPT_DAEMON,
 	OPT_LOG_LEVEL,
+	OPT_MLOCK,
+	OPT_NO_MLOCK,
+	OPT_OOM_SCORE_ADJ,
+	OPT_CONTROL,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +100,10 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "mlock", no_argument, NULL, OPT_MLOCK },
+	{ "no-mlock", no_argument, NULL, OPT_NO_MLOCK },
+	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -176,6 +193,25 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 					   "expected error, warning, info or "
 					   "debug");
 			log_level = lvl;
+			break;
+		case OPT_MLOCK:
+			so->mem.mlock = true;
+			break;
+		case OPT_NO_MLOCK:
+			so->mem.mlock = false;
+			break;
+		case OPT_OOM_SCORE_ADJ: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (!optarg[0] || *end || v < -1000 || v > 1000)
+				return bad("--oom-score-adj", optarg,
+					   "expected -1000 to 1000");
+			so->mem.oom_score_adj = v;
+			break;
+		}
+		case OPT_CONTROL:
+			so->control = optarg;
 			break;
 		case 'h':
 			serve_usage();
@@ -316,6 +352,8 @@ int serve_main(int argc, char **argv)
 	sigset_t set;
 
 	server_config_defaults(&srv.cfg);
+	so.mem = (struct memsafe_opts){ .mlock = true, .oom_score_adj = -1000,
+					.set_oom_score_adj = true };
 	if (parse_options(argc, argv, &srv.cfg, &so) < 0)
 		return 2;
 	ret = open_exports(&srv, argc, argv);
@@ -332,6 +370,15 @@ int serve_main(int argc, char **argv)
 		goto out;
 	}
 
+	/*
+	 * The control buffer is made before mlockall; IO_FLUSHER before any
+	 * thread, so that all inherit it.
+	 */
+	if (control_start(&srv, so.control) < 0)
+		goto out;
+	if (memsafe_apply(&so.mem) < 0)
+		goto out;
+
 	/* threads inherit the mask: signals come to sigwait below only */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -346,6 +393,10 @@ int serve_main(int argc, char **argv)
 	}
 	nbd_frontend_start(&srv);
 	nbd_frontend_log_listeners(&srv);
+	log_info("control socket %s; memory locked: %s, io_flusher: %s, "
+		 "oom_score_adj %d",
+		 control_path(), memsafe.mlocked ? "yes" : "no",
+		 memsafe.io_flusher ? "yes" : "no", memsafe.oom_score_adj);
 	if (so.pidfile && write_pidfile(so.pidfile) < 0)
 		goto stop;
 	if (ready_fd >= 0) {
@@ -374,6 +425,7 @@ stop:
 	if (so.pidfile && status == 0)
 		unlink(so.pidfile);
 out:
+	control_stop();
 	nbd_frontend_fini(&srv);
 	server_fini(&srv);
 	free(srv.exports);

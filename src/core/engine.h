@@ -74,5 +74,8 @@ void helpers_queue(struct worker *w, struct op *op);
 int helpers_reap(struct worker *w);
 /* do one op synchronously; shared by the helper threads */
 int op_execute(struct op *op);
+unsigned helpers_count(void);
+/* PR_GET_IO_FLUSHER as helper i saw it on its own thread */
+int helpers_io_flusher(unsigned i);
 
 #endif

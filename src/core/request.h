@@ -75,6 +75,7 @@ struct request {
 	uint8_t hdr[40];	/* reply header(s) */
 	struct request *next;	/* pool free list, send queue */
 	struct task task;	/* backend: retry after a conflict */
+	uint64_t start_ns;	/* for the latency histogram */
 };
 
 #endif

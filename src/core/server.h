@@ -31,7 +31,6 @@ struct export {
 	char *description;
 	struct backend *be;
 	bool read_only;
-	atomic_uint_fast64_t nr_requests;
 };
 
 struct server {
@@ -46,6 +45,9 @@ struct server {
 	atomic_bool stopping;
 	atomic_bool failed;	/* a worker died: exit non-zero */
 	atomic_uint next_worker;
+	atomic_uint conns_current;
+	atomic_ullong conns_accepted;
+	atomic_ullong conns_refused;
 };
 
 /* set defaults the CLI may override */

@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +24,7 @@
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "core/memsafe.h"
 #include "core/worker.h"
 
 
@@ -30,6 +33,7 @@ static struct {
 	pthread_cond_t cond;
 	struct op *head, **tail;
 	pthread_t *threads;
+	int *io_flusher;
 	unsigned nr;
 	bool stop;
 } helpers = {
@@ -82,6 +86,13 @@ int op_execute(struct op *op)
 
 static void *helper_main(void *arg)
 {
+	unsigned id = (unsigned)(uintptr_t)arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "lloop-h%u", id);
+	pthread_setname_np(pthread_self(), name);
+	__atomic_store_n(&helpers.io_flusher[id], memsafe_thread_io_flusher(),
+			 __ATOMIC_RELAXED);
 	for (;;) {
 		struct op *op;
 		struct worker *w;
@@ -114,20 +125,37 @@ int helpers_start(unsigned nthreads)
 {
 	helpers.tail = &helpers.head;
 	helpers.stop = false;
+	pthread_attr_t attr;
+
 	helpers.threads = calloc(nthreads, sizeof(*helpers.threads));
-	if (!helpers.threads)
+	helpers.io_flusher = calloc(nthreads, sizeof(*helpers.io_flusher));
+	if (!helpers.threads || !helpers.io_flusher)
 		return -ENOMEM;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LLOOP_THREAD_STACK);
 	for (unsigned i = 0; i < nthreads; i++) {
-		int ret = pthread_create(&helpers.threads[i], NULL,
-					 helper_main, NULL);
+		int ret = pthread_create(&helpers.threads[i], &attr,
+					 helper_main, (void *)(uintptr_t)i);
 
 		if (ret) {
+			pthread_attr_destroy(&attr);
 			helpers_stop();
 			return -ret;
 		}
 		helpers.nr++;
 	}
+	pthread_attr_destroy(&attr);
 	return 0;
+}
+
+unsigned helpers_count(void)
+{
+	return helpers.nr;
+}
+
+int helpers_io_flusher(unsigned i)
+{
+	return __atomic_load_n(&helpers.io_flusher[i], __ATOMIC_RELAXED);
 }
 
 void helpers_stop(void)
@@ -139,7 +167,9 @@ void helpers_stop(void)
 	for (unsigned i = 0; i < helpers.nr; i++)
 		pthread_join(helpers.threads[i], NULL);
 	free(helpers.threads);
+	free(helpers.io_flusher);
 	helpers.threads = NULL;
+	helpers.io_flusher = NULL;
 	helpers.nr = 0;
 }
 

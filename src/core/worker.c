@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/memsafe.h"
 #include "core/server.h"
 #include "core/worker.h"
 
@@ -32,6 +34,9 @@ int worker_init(struct worker *w, struct server *srv, unsigned id)
 	ret = pool_init(&w->pool, cfg->queue_depth, cfg->buffer_memory);
 	if (ret < 0)
 		return ret;
+	ret = stats_init(&w->stats, srv->nr_exports);
+	if (ret < 0)
+		return ret;
 	w->discard_len = DISCARD_BUF_LEN;
 	w->discard_buf = mmap(NULL, w->discard_len, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
@@ -46,6 +51,7 @@ int worker_init(struct worker *w, struct server *srv, unsigned id)
 void worker_fini(struct worker *w)
 {
 	pool_fini(&w->pool);
+	stats_fini(&w->stats);
 	if (w->discard_buf)
 		munmap(w->discard_buf, w->discard_len);
 	if (w->wake_fd >= 0)
@@ -84,7 +90,7 @@ void worker_wait_pool(struct worker *w, struct task *t)
 	w->waiting_tail = &t->next;
 }
 
-void worker_pool_returned(struct worker *w)
+static void resume_pool_waiters(struct worker *w)
 {
 	/*
 	 * Resume waiters in order until one has to wait again: it goes to
@@ -100,6 +106,36 @@ void worker_pool_returned(struct worker *w)
 		t->run(t);
 		if (t->queued)
 			break;
+	}
+}
+
+void worker_soon(struct worker *w, struct task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = true;
+	t->next = w->soon;
+	w->soon = t;
+}
+
+/* between rounds of completions: work that must not run nested */
+static void worker_between_rounds(struct worker *w)
+{
+	while (w->soon || w->pool_freed) {
+		struct task *soon = w->soon;
+
+		w->soon = NULL;
+		while (soon) {
+			struct task *t = soon;
+
+			soon = t->next;
+			t->queued = false;
+			t->run(t);
+		}
+		if (w->pool_freed) {
+			w->pool_freed = false;
+			resume_pool_waiters(w);
+		}
 	}
 }
 
@@ -197,8 +233,12 @@ static void worker_fail(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
 	int ret;
 
+	snprintf(name, sizeof(name), "lloop-w%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+	w->stats.io_flusher = memsafe_thread_io_flusher();
 	ret = w->eng->init(w, 2 * w->srv->cfg.queue_depth +
 				      4 * w->srv->cfg.max_connections + 64);
 	if (ret < 0) {
@@ -209,8 +249,10 @@ static void *worker_main(void *arg)
 	}
 	worker_arm_wake(w);
 	worker_run_tasks(w);
+	worker_between_rounds(w);
 	while (!(w->stopping && w->nr_tenants == 0)) {
 		ret = w->eng->run(w);
+		worker_between_rounds(w);
 		if (ret < 0 && ret != -EINTR) {
 			log_error("worker %u: engine failed: %s", w->id,
 				  strerror(-ret));
@@ -224,8 +266,14 @@ static void *worker_main(void *arg)
 
 int worker_start(struct worker *w)
 {
-	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_attr_t attr;
+	int ret;
 
+	/* the stack is locked with everything else: keep it small */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LLOOP_THREAD_STACK);
+	ret = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
 	if (ret)
 		return -ret;
 	w->started = true;

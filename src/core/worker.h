@@ -12,6 +12,7 @@
 
 #include "core/engine.h"
 #include "core/pool.h"
+#include "core/stats.h"
 #include "core/task.h"
 
 struct server;
@@ -35,6 +36,7 @@ struct worker {
 	uint64_t wake_buf;
 
 	struct pool pool;
+	struct worker_stats stats;
 	char *discard_buf;	/* scratch for payloads we must drop */
 	size_t discard_len;
 
@@ -45,6 +47,8 @@ struct worker {
 	struct task *waiting;	/* wait for the pool, FIFO */
 	struct task **waiting_tail;
 	struct task *deferred;	/* retried at every wake-up */
+	struct task *soon;	/* run after this round of completions */
+	bool pool_freed;	/* resume pool waiters after this round */
 	struct tenant tenants;	/* list head */
 	unsigned nr_tenants;
 	bool stopping;
@@ -60,8 +64,16 @@ void worker_wake(struct worker *w);
 void worker_post(struct worker *w, struct task *t);
 /* run t once the pool has something back (called on w's thread) */
 void worker_wait_pool(struct worker *w, struct task *t);
-/* the pool had something returned: resume waiters */
-void worker_pool_returned(struct worker *w);
+/*
+ * The pool had something returned: resume its waiters once the current
+ * round of completions is done, never from inside a callback.
+ */
+static inline void worker_pool_returned(struct worker *w)
+{
+	w->pool_freed = true;
+}
+/* run t after the current round of completions */
+void worker_soon(struct worker *w, struct task *t);
 /* retry t at the next wake-up; the waker is another worker */
 void worker_defer(struct worker *w, struct task *t);
 void worker_add_tenant(struct worker *w, struct tenant *t);

@@ -46,6 +46,8 @@ struct nbd_conn *conn_alloc(struct server *srv, int fd, const char *peer)
 	}
 	slot = fe->free_slots[--fe->nr_free];
 	pthread_mutex_unlock(&fe->lock);
+	atomic_fetch_add(&srv->conns_current, 1);
+	atomic_fetch_add(&srv->conns_accepted, 1);
 
 	c = &fe->conns[slot];
 	opt_buf = fe->bufs + (size_t)slot * (NBD_OPT_MAX + NBD_HS_OUT);
@@ -76,6 +78,7 @@ static void conn_free(struct nbd_conn *c)
 	pthread_mutex_lock(&fe->lock);
 	fe->free_slots[fe->nr_free++] = c->slot;
 	pthread_mutex_unlock(&fe->lock);
+	atomic_fetch_sub(&c->srv->conns_current, 1);
 }
 
 void conn_maybe_close(struct nbd_conn *c)
@@ -285,7 +288,13 @@ void conn_queue_reply(struct nbd_conn *c, struct request *rq)
 
 void conn_release(struct nbd_conn *c, struct request *rq)
 {
+	if (rq->buf)
+		c->buf_bytes -= rq->buf_len;
 	pool_put_request(&c->w->pool, rq);
 	c->inflight--;
 	worker_pool_returned(c->w);
+	if (c->cap_wait) {
+		c->cap_wait = false;
+		worker_soon(c->w, &c->resume);
+	}
 }

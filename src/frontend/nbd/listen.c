@@ -211,6 +211,7 @@ static void accept_done(struct op *op, int res)
 		log_warn("%s: connection limit reached (--max-connections "
 			 "%u): refusing %s",
 			 l->name, l->w->srv->cfg.max_connections, peer);
+		atomic_fetch_add(&l->w->srv->conns_refused, 1);
 		close(res);
 	} else {
 		log_debug("%s: connection from %s", l->name, peer);

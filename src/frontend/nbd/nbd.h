@@ -33,6 +33,8 @@ struct nbd_conn {
 	bool rx_closed;		/* read nothing more */
 	bool rx_busy, tx_busy;
 	unsigned inflight;	/* requests taken from the pool */
+	uint64_t buf_bytes;	/* pool buffer bytes those hold */
+	bool cap_wait;		/* at its share of the pool: wait for a reply */
 
 	/* receiving: into rx_dst, or discarding when rx_dst is NULL */
 	struct op rx_op;

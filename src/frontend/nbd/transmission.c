@@ -118,6 +118,7 @@ static void tm_complete(struct request *rq, int res)
 {
 	struct nbd_conn *c = rq->conn;
 
+	stats_record(rq->w, rq, res);
 	tm_reply(c, rq, res);
 	conn_maybe_close(c);
 }
@@ -126,8 +127,7 @@ static void tm_complete(struct request *rq, int res)
 
 static void tm_submit(struct nbd_conn *c, struct request *rq)
 {
-	atomic_fetch_add_explicit(&rq->exp->nr_requests, 1,
-				  memory_order_relaxed);
+	rq->start_ns = stats_now_ns();
 	backend_submit(rq->be, rq);
 }
 
@@ -162,15 +162,36 @@ static void tm_resume(struct task *t)
 	tm_dispatch(c);
 }
 
-/* back-pressure: wait for the pool, then take this header again */
-static void tm_wait_pool(struct nbd_conn *c, struct request *rq)
+/*
+ * Back-pressure: give rq back and take this header again later: when the
+ * pool has room, or, for a connection at its share of the pool, when one
+ * of its own replies has gone.  So a client that never reads its replies
+ * stops being read, and the others on the worker go on.
+ */
+static void tm_wait(struct nbd_conn *c, struct request *rq, bool own_share)
 {
 	if (rq) {
 		pool_put_request(&c->w->pool, rq);
 		c->inflight--;
 	}
 	c->resume.run = tm_resume;
-	worker_wait_pool(c->w, &c->resume);
+	if (own_share)
+		c->cap_wait = true;
+	else
+		worker_wait_pool(c->w, &c->resume);
+}
+
+/* would `others` requests in flight plus `more` buffer bytes be too much? */
+static bool over_share(struct nbd_conn *c, unsigned others, uint64_t more)
+{
+	const struct server_config *cfg = &c->srv->cfg;
+	unsigned max_reqs = cfg->queue_depth > 1 ? cfg->queue_depth / 2 : 1;
+
+	/* with nothing in flight, anything the pool can hold may go */
+	if (!others)
+		return false;
+	return others >= max_reqs ||
+	       c->buf_bytes + more > cfg->buffer_memory / 2;
 }
 
 static uint64_t buffer_len(struct request *rq)
@@ -198,9 +219,13 @@ static void tm_dispatch(struct nbd_conn *c)
 		conn_shutdown(c);
 		return;
 	}
+	if (over_share(c, c->inflight, 0)) {
+		tm_wait(c, NULL, true);
+		return;
+	}
 	rq = pool_take_request(&c->w->pool);
 	if (!rq) {
-		tm_wait_pool(c, NULL);
+		tm_wait(c, NULL, false);
 		return;
 	}
 	c->inflight++;
@@ -231,14 +256,21 @@ static void tm_dispatch(struct nbd_conn *c)
 	rq->flags = req_flags(r->flags);
 	blen = buffer_len(rq);
 	if (blen) {
+		if (over_share(c, c->inflight - 1, blen)) {
+			tm_wait(c, rq, true);
+			return;
+		}
 		rq->buf = pool_take_buffer(&c->w->pool, blen);
 		if (!rq->buf) {
-			tm_wait_pool(c, rq);
+			tm_wait(c, rq, false);
 			return;
 		}
 		rq->buf_len = blen;
-		request_place_data(rq);
-		rq->max_extents = rq->flags & REQ_ONE ? 1 : blen / 8;
+		c->buf_bytes += blen;
+		if (rq->type == REQ_EXTENTS)
+			rq->max_extents = rq->flags & REQ_ONE ? 1 : blen / 8;
+		else
+			request_place_data(rq);
 	}
 	if (rq->type == REQ_WRITE) {
 		c->rx_rq = rq;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -13,6 +14,8 @@
 #define MAX_ARENA_DEFAULT (64 * MiB)
 #define MIN_ARENA (8 * MiB)
 #define NBD_MAX_PAYLOAD_CAP (32 * MiB)
+/* how long SIGTERM waits for replies to be taken before closing */
+#define DRAIN_SECONDS 5
 
 void server_config_defaults(struct server_config *cfg)
 {
@@ -131,11 +134,38 @@ int server_start(struct server *srv)
 	return 0;
 }
 
-void server_stop(struct server *srv)
+static void wake_all(struct server *srv)
 {
-	atomic_store(&srv->stopping, true);
 	for (unsigned i = 0; i < srv->nr_workers; i++)
 		worker_wake(&srv->workers[i]);
+}
+
+void server_stop(struct server *srv)
+{
+	struct timespec deadline;
+	bool late = false;
+
+	atomic_store(&srv->stopping, true);
+	wake_all(srv);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += DRAIN_SECONDS;
+	for (unsigned i = 0; i < srv->nr_workers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		if (!w->started || late)
+			continue;
+		if (pthread_timedjoin_np(w->thread, NULL, &deadline) == 0)
+			w->started = false;
+		else
+			late = true;
+	}
+	if (late) {
+		/* replies that clients do not read: drop them, end now */
+		log_warn("replies not taken within %d s: closing the "
+			 "connections that hold them", DRAIN_SECONDS);
+		atomic_store(&srv->force_stop, true);
+		wake_all(srv);
+	}
 	for (unsigned i = 0; i < srv->nr_workers; i++)
 		worker_join(&srv->workers[i]);
 	helpers_stop();

@@ -43,6 +43,7 @@ struct server {
 	uint32_t max_payload;	/* NBD maximum block size */
 	void *frontend;		/* the NBD frontend's state */
 	atomic_bool stopping;
+	atomic_bool force_stop;	/* the drain took too long */
 	atomic_bool failed;	/* a worker died: exit non-zero */
 	atomic_uint next_worker;
 	atomic_uint conns_current;

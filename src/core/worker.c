@@ -163,14 +163,13 @@ void worker_del_tenant(struct worker *w, struct tenant *t)
 	w->nr_tenants--;
 }
 
-static void worker_begin_stop(struct worker *w)
+static void worker_stop_tenants(struct worker *w, bool force)
 {
 	struct tenant *t, *next;
 
-	w->stopping = true;
 	for (t = w->tenants.next; t != &w->tenants; t = next) {
 		next = t->next;
-		t->stop(t);
+		t->stop(t, force);
 	}
 }
 
@@ -219,8 +218,14 @@ static void worker_woken(struct op *op, int res)
 	worker_arm_wake(w);
 	helpers_reap(w);
 	worker_run_tasks(w);
-	if (!w->stopping && atomic_load(&w->srv->stopping))
-		worker_begin_stop(w);
+	if (!w->stopping && atomic_load(&w->srv->stopping)) {
+		w->stopping = true;
+		worker_stop_tenants(w, false);
+	}
+	if (!w->forced && atomic_load(&w->srv->force_stop)) {
+		w->forced = true;
+		worker_stop_tenants(w, true);
+	}
 }
 
 /* tell the main thread, which waits for signals, to stop everything */

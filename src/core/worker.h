@@ -18,9 +18,13 @@
 struct server;
 
 
-/* something that lives on a worker and must be told when it stops */
+/*
+ * Something that lives on a worker and must be told when it stops: first
+ * to drain (force false), then, if the drain is not done in time, to end
+ * now (force true).
+ */
 struct tenant {
-	void (*stop)(struct tenant *t);
+	void (*stop)(struct tenant *t, bool force);
 	struct tenant *next, *prev;
 };
 
@@ -52,6 +56,7 @@ struct worker {
 	struct tenant tenants;	/* list head */
 	unsigned nr_tenants;
 	bool stopping;
+	bool forced;
 	bool started;
 };
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,9 +16,19 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
-static void conn_stop(struct tenant *t)
+static void conn_fail(struct nbd_conn *c, int err);
+
+static void conn_stop(struct tenant *t, bool force)
 {
-	conn_shutdown(container_of(t, struct nbd_conn, tenant));
+	struct nbd_conn *c = container_of(t, struct nbd_conn, tenant);
+
+	if (force) {
+		/* ends the pending send and receive; the backend I/O in
+		 * flight still completes before the slot is given back */
+		conn_fail(c, -ESHUTDOWN);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	conn_shutdown(c);
 }
 
 static void conn_begin(struct task *t)
@@ -73,6 +84,7 @@ static void conn_free(struct nbd_conn *c)
 	struct worker *w = c->w;
 
 	log_debug("%s: connection closed", c->peer);
+	c->closed = true;
 	close(c->fd);
 	worker_del_tenant(w, &c->tenant);
 	pthread_mutex_lock(&fe->lock);
@@ -81,8 +93,16 @@ static void conn_free(struct nbd_conn *c)
 	atomic_fetch_sub(&c->srv->conns_current, 1);
 }
 
+/*
+ * Called last by every handler that may have ended the connection's
+ * work: after it, c may be another connection's slot.
+ */
 void conn_maybe_close(struct nbd_conn *c)
 {
+	if (c->closed) {
+		log_error("%s: connection closed twice", c->peer);
+		abort();
+	}
 	if (!(c->rx_closed || c->dead))
 		return;
 	if (c->rx_busy) {
@@ -108,18 +128,26 @@ void conn_shutdown(struct nbd_conn *c)
 
 static void conn_fail(struct nbd_conn *c, int err)
 {
-	if (!c->dead && err != -ECONNRESET && err != -EPIPE)
+	if (!c->dead && err != -ECONNRESET && err != -EPIPE &&
+	    err != -ESHUTDOWN)
 		log_info("%s: connection failed: %s", c->peer, strerror(-err));
+	struct request **p = &c->txq;
+
 	c->dead = true;
 	c->rx_closed = true;
-	/* replies that can no longer go out */
-	while (c->txq) {
-		struct request *rq = c->txq;
+	/*
+	 * Replies that can no longer go out, but for one being sent: the
+	 * kernel reads its buffer until the send completes.
+	 */
+	if (c->tx_busy && !c->hs_pending && c->txq)
+		p = &c->txq->next;
+	while (*p) {
+		struct request *rq = *p;
 
-		c->txq = rq->next;
+		*p = rq->next;
 		conn_release(c, rq);
 	}
-	c->txq_tail = &c->txq;
+	c->txq_tail = p;
 }
 
 /* ---- receive ---- */
@@ -211,6 +239,14 @@ static void tx_op_done(struct op *op, int res)
 	if (res == -EINTR || res == -EAGAIN)
 		res = 0;
 	if (res < 0 || c->dead) {
+		if (!c->hs_pending && c->txq) {
+			struct request *rq = c->txq;
+
+			c->txq = rq->next;
+			if (!c->txq)
+				c->txq_tail = &c->txq;
+			conn_release(c, rq);
+		}
 		conn_fail(c, res < 0 ? res : -EPIPE);
 		conn_maybe_close(c);
 		return;
@@ -275,9 +311,9 @@ void conn_send_hs(struct nbd_conn *c, conn_fn after)
 
 void conn_queue_reply(struct nbd_conn *c, struct request *rq)
 {
+	/* the caller ends its handler with conn_maybe_close */
 	if (c->dead) {
 		conn_release(c, rq);
-		conn_maybe_close(c);
 		return;
 	}
 	rq->next = NULL;

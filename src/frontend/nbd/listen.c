@@ -226,10 +226,12 @@ static void accept_arm(struct nbd_listener *l)
 	l->w->eng->submit(l->w, &l->op);
 }
 
-static void listener_stop(struct tenant *t)
+static void listener_stop(struct tenant *t, bool force)
 {
 	struct nbd_listener *l = container_of(t, struct nbd_listener, tenant);
 
+	if (l->stopping)
+		return;
 	l->stopping = true;
 	/* ends the pending accept */
 	shutdown(l->fd, SHUT_RDWR);
@@ -248,7 +250,7 @@ static void listeners_begin(struct task *t)
 		l->tenant.stop = listener_stop;
 		worker_add_tenant(w, &l->tenant);
 		if (w->stopping)
-			listener_stop(&l->tenant);
+			listener_stop(&l->tenant, false);
 		accept_arm(l);
 	}
 }

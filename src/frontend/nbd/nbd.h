@@ -32,6 +32,7 @@ struct nbd_conn {
 	bool dead;		/* the socket failed: drop replies */
 	bool rx_closed;		/* read nothing more */
 	bool rx_busy, tx_busy;
+	bool closed;		/* given back: a bug to touch */
 	unsigned inflight;	/* requests taken from the pool */
 	uint64_t buf_bytes;	/* pool buffer bytes those hold */
 	bool cap_wait;		/* at its share of the pool: wait for a reply */

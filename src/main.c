@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/engine.h"
 #include "core/log.h"
+#include "core/memsafe.h"
 
 static const struct subcommand subcommands[] = {
 	{ "serve", "export images over NBD", serve_main, serve_usage },
@@ -51,6 +53,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("lloop %s\n", LLOOP_VERSION);
+		printf("engines: io_uring (%s), threads\n",
+		       uring_probe() == 0 ? "available" : "refused here");
+		printf("frontends: nbd\n");
+		if (LLOOP_SANITIZED)
+			printf("build: sanitized (no mlock)\n");
 		return 0;
 	}
 	if (!strcmp(argv[1], "help")) {

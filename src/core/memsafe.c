@@ -86,6 +86,11 @@ int memsafe_apply(const struct memsafe_opts *o)
 		set_oom_score_adj(o->oom_score_adj);
 	else
 		memsafe.oom_score_adj = read_oom_score_adj();
+	if (o->mlock && LLOOP_SANITIZED) {
+		log_warn("--mlock: not available in a sanitizer build; "
+			 "memory is not locked");
+		return 0;
+	}
 	return o->mlock ? lock_memory() : 0;
 }
 

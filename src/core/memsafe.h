@@ -36,6 +36,21 @@ int memsafe_apply(const struct memsafe_opts *o);
 int memsafe_thread_io_flusher(void);
 /* VmLck and VmRSS of this process in bytes, from /proc/self/status */
 int memsafe_read_status(size_t *vm_lck, size_t *vm_rss);
+/*
+ * AddressSanitizer reserves terabytes of shadow memory that mlockall
+ * cannot lock; a sanitized build runs without --mlock and says so.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define LLOOP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LLOOP_SANITIZED 1
+#endif
+#endif
+#ifndef LLOOP_SANITIZED
+#define LLOOP_SANITIZED 0
+#endif
+
 /* stack size for every thread we create: small, since it is locked */
 #define LLOOP_THREAD_STACK (256 * 1024)
 

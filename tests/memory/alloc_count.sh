@@ -5,6 +5,8 @@
 # verified) must add no call at all.
 . "$(dirname "$0")/../interop/lib.sh"
 describe "allocator and mmap calls on the I/O threads during 20 s of fio"
+"$LLOOP" --version | grep -q sanitized &&
+	skip "a sanitizer build: memory figures are the sanitizer's, and it allows no mlock or malloc shim"
 need fio
 SHIM=${BUILD_DIR:-$REPO/build}/alloccount.so
 [ -f "$SHIM" ] || fail "$SHIM not built (run make)"

@@ -4,6 +4,8 @@
 # naming the limit, unless --no-mlock.
 . "$(dirname "$0")/../interop/lib.sh"
 describe "mlock takes effect, and its failure is a clear error"
+"$LLOOP" --version | grep -q sanitized &&
+	skip "a sanitizer build: memory figures are the sanitizer's, and it allows no mlock or malloc shim"
 need setpriv prlimit
 
 CTL=$T/ctl.sock

@@ -127,7 +127,6 @@ static void tm_complete(struct request *rq, int res)
 
 static void tm_submit(struct nbd_conn *c, struct request *rq)
 {
-	rq->start_ns = stats_now_ns();
 	backend_submit(rq->be, rq);
 }
 
@@ -239,8 +238,14 @@ static void tm_dispatch(struct nbd_conn *c)
 	rq->wire_flags = r->flags;
 	rq->offset = r->offset;
 	rq->len = r->length;
+	rq->start_ns = stats_now_ns();
+	if (r->type < sizeof(cmd_to_req) && r->type != NBD_CMD_DISC)
+		rq->type = cmd_to_req[r->type];
+	else
+		rq->type = STATS_OPS; /* an unknown command: no operation */
 	err = nbd_check_request(r, &c->sess);
 	if (err) {
+		stats_record(rq->w, rq, err);
 		if (r->type == NBD_CMD_WRITE) {
 			/* the payload is on the wire: read past it */
 			rq->error = err;
@@ -252,7 +257,6 @@ static void tm_dispatch(struct nbd_conn *c)
 		tm_read_header(c);
 		return;
 	}
-	rq->type = cmd_to_req[r->type];
 	rq->flags = req_flags(r->flags);
 	blen = buffer_len(rq);
 	if (blen) {

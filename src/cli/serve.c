@@ -117,16 +117,23 @@ static int bad(const char *opt, const char *val, const char *why)
 static int parse_options(int argc, char **argv, struct server_config *cfg,
 			 struct serve_opts *so)
 {
+	struct listen_addr la;
 	uint64_t v;
 	int c, lvl;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:rt:h", long_opts, NULL)) != -1) {
+	opterr = 0; /* one line per error, ours */
+	while ((c = getopt_long(argc, argv, ":l:rt:h", long_opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'l':
 			if (so->nr_listen == MAX_LISTEN)
 				return bad("--listen", optarg,
 					   "too many listeners (at most 16)");
+			if (parse_listen(optarg, &la) < 0)
+				return bad("--listen", optarg,
+					   "expected tcp://HOST:PORT, "
+					   "tcp://[IPV6]:PORT or unix:PATH");
 			so->listen[so->nr_listen++] = optarg;
 			break;
 		case 'r':
@@ -216,8 +223,16 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 		case 'h':
 			serve_usage();
 			exit(0);
+		case ':':
+			log_error("serve: %s needs a value (see 'lloop serve "
+				  "--help')",
+				  argv[optind - 1]);
+			return -EINVAL;
 		default:
-			log_error("serve: see 'lloop serve --help'");
+			log_error("serve: unknown option '%s' (see 'lloop serve "
+				  "--help')",
+				  optopt ? (char[]){ '-', (char)optopt, 0 } :
+					   argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -246,7 +261,8 @@ static void split_export(char *arg, char **name, char **image)
 	}
 }
 
-static int open_exports(struct server *srv, int argc, char **argv)
+/* names and images first, so that a bad argument opens nothing */
+static int check_exports(struct server *srv, int argc, char **argv)
 {
 	unsigned n = argc - optind;
 
@@ -256,7 +272,6 @@ static int open_exports(struct server *srv, int argc, char **argv)
 	for (unsigned i = 0; i < n; i++) {
 		struct export *e = &srv->exports[i];
 		char *name, *image;
-		int ret;
 
 		split_export(argv[optind + i], &name, &image);
 		if (!name && n > 1) {
@@ -283,16 +298,33 @@ static int open_exports(struct server *srv, int argc, char **argv)
 			log_error("%s: no image", argv[optind + i]);
 			return -EINVAL;
 		}
-		ret = backend_open(image, &srv->cfg.bopts, &e->be);
+	}
+	return 0;
+}
+
+static int open_exports(struct server *srv, int argc, char **argv)
+{
+	for (unsigned i = 0; i < (unsigned)(argc - optind); i++) {
+		struct export *e = &srv->exports[i];
+		int ret = backend_open(e->spec, &srv->cfg.bopts, &e->be);
+
 		if (ret < 0)
 			return ret;
 		srv->nr_exports++;
-		log_info("export '%s': %s, %llu bytes%s%s", e->name, image,
+	}
+	return 0;
+}
+
+static void log_exports(struct server *srv)
+{
+	for (unsigned i = 0; i < srv->nr_exports; i++) {
+		struct export *e = &srv->exports[i];
+
+		log_info("export '%s': %s, %llu bytes%s%s", e->name, e->spec,
 			 (unsigned long long)e->be->size,
 			 e->read_only ? ", read-only" : "",
 			 e->be->align > 1 ? ", direct I/O" : "");
 	}
-	return 0;
 }
 
 static int write_pidfile(const char *path)
@@ -356,6 +388,9 @@ int serve_main(int argc, char **argv)
 					.set_oom_score_adj = true };
 	if (parse_options(argc, argv, &srv.cfg, &so) < 0)
 		return 2;
+	ret = check_exports(&srv, argc, argv);
+	if (ret < 0)
+		goto out;
 	ret = open_exports(&srv, argc, argv);
 	if (ret < 0)
 		goto out;
@@ -392,6 +427,7 @@ int serve_main(int argc, char **argv)
 		goto stop;
 	}
 	nbd_frontend_start(&srv);
+	log_exports(&srv);
 	nbd_frontend_log_listeners(&srv);
 	log_info("control socket %s; memory locked: %s, io_flusher: %s, "
 		 "oom_score_adj %d",

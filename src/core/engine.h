@@ -55,6 +55,9 @@ struct engine_ops {
 	void (*submit)(struct worker *w, struct op *op);
 	/* wait for at least one completion and run the ->done callbacks */
 	int (*run)(struct worker *w);
+	/* end a pending op soon: its ->done gets -ECANCELED, or its result
+	 * if it finished first */
+	void (*cancel)(struct worker *w, struct op *op);
 };
 
 extern const struct engine_ops uring_engine;

@@ -220,8 +220,9 @@ struct poll_engine {
 	struct op **waiting;	/* tried, would block */
 	unsigned nr_waiting;
 	struct pollfd *pfds;
-	struct op **done;
+	struct op **done;	/* finished, to dispatch */
 	unsigned nr_done;
+	struct op **dispatching; /* the other half: callbacks may add to done */
 };
 
 static bool op_is_socket(const struct op *op)
@@ -240,8 +241,10 @@ static int threads_init(struct worker *w, unsigned entries)
 	pe->fresh = calloc(entries, sizeof(*pe->fresh));
 	pe->waiting = calloc(entries, sizeof(*pe->waiting));
 	pe->done = calloc(entries, sizeof(*pe->done));
+	pe->dispatching = calloc(entries, sizeof(*pe->dispatching));
 	pe->pfds = calloc(entries, sizeof(*pe->pfds));
-	if (!pe->fresh || !pe->waiting || !pe->done || !pe->pfds) {
+	if (!pe->fresh || !pe->waiting || !pe->done || !pe->dispatching ||
+	    !pe->pfds) {
 		w->eng_data = pe;
 		threads_engine.fini(w);
 		return -ENOMEM;
@@ -259,6 +262,7 @@ static void threads_fini(struct worker *w)
 	free(pe->fresh);
 	free(pe->waiting);
 	free(pe->done);
+	free(pe->dispatching);
 	free(pe->pfds);
 	free(pe);
 	w->eng_data = NULL;
@@ -292,10 +296,34 @@ static void try_op(struct poll_engine *pe, struct op *op)
 	pe->done[pe->nr_done++] = op;
 }
 
+/* only socket ops wait in the worker; file ops on helpers just finish */
+static void threads_cancel(struct worker *w, struct op *op)
+{
+	struct poll_engine *pe = w->eng_data;
+	struct op **lists[] = { pe->fresh, pe->waiting };
+	unsigned *counts[] = { &pe->nr_fresh, &pe->nr_waiting };
+
+	for (unsigned l = 0; l < 2; l++)
+		for (unsigned i = 0; i < *counts[l]; i++) {
+			if (lists[l][i] != op)
+				continue;
+			lists[l][i] = lists[l][--*counts[l]];
+			op->res = -ECANCELED;
+			pe->done[pe->nr_done++] = op;
+			return;
+		}
+}
+
+static void run_done(struct op *op)
+{
+	op->done(op, op->res);
+}
+
 static int threads_run(struct worker *w)
 {
 	struct poll_engine *pe = w->eng_data;
 	unsigned n, nr_fresh = pe->nr_fresh;
+	struct op **swap;
 	int ret;
 
 	for (unsigned i = 0; i < nr_fresh; i++)
@@ -323,8 +351,11 @@ static int threads_run(struct worker *w)
 
 	n = pe->nr_done;
 	pe->nr_done = 0;
+	swap = pe->dispatching;
+	pe->dispatching = pe->done;
+	pe->done = swap;
 	for (unsigned i = 0; i < n; i++)
-		pe->done[i]->done(pe->done[i], pe->done[i]->res);
+		run_done(pe->dispatching[i]);
 	return 0;
 }
 
@@ -334,4 +365,5 @@ const struct engine_ops threads_engine = {
 	.fini = threads_fini,
 	.submit = threads_submit,
 	.run = threads_run,
+	.cancel = threads_cancel,
 };

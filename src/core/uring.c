@@ -121,6 +121,14 @@ static void uring_submit(struct worker *w, struct op *op)
 	io_uring_sqe_set_data(sqe, op);
 }
 
+static void uring_cancel(struct worker *w, struct op *op)
+{
+	struct io_uring_sqe *sqe = uring_sqe(w->eng_data);
+
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data(sqe, NULL); /* its own completion is ignored */
+}
+
 static int uring_run(struct worker *w)
 {
 	struct io_uring *ring = w->eng_data;
@@ -141,7 +149,8 @@ static int uring_run(struct worker *w)
 	}
 	io_uring_cq_advance(ring, n);
 	for (unsigned i = 0; i < n; i++)
-		ops[i]->done(ops[i], res[i]);
+		if (ops[i])
+			ops[i]->done(ops[i], res[i]);
 	return 0;
 }
 
@@ -151,4 +160,5 @@ const struct engine_ops uring_engine = {
 	.fini = uring_fini,
 	.submit = uring_submit,
 	.run = uring_run,
+	.cancel = uring_cancel,
 };

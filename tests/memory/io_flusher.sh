@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lloop-test: engine-independent (memory locking and prctl; io_flusher.sh tries both engines itself)
 # PR_SET_IO_FLUSHER reaches every thread of the daemon: each worker and
 # each helper reports PR_GET_IO_FLUSHER from its own thread in lloop stats,
 # and oom_score_adj is -1000.  Both need CAP_SYS_RESOURCE.

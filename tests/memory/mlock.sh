@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lloop-test: engine-independent (memory locking and prctl; io_flusher.sh tries both engines itself)
 # --mlock (the default): VmLck covers the pools and stats says so;
 # --no-mlock locks nothing; a too small RLIMIT_MEMLOCK is one clear error
 # naming the limit, unless --no-mlock.

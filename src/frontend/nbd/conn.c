@@ -154,26 +154,36 @@ static void conn_fail(struct nbd_conn *c, int err)
 
 static void rx_kick(struct nbd_conn *c);
 
+/* no more reading: a write whose payload did not all come was never
+ * acknowledged, so it is dropped */
+static void rx_end(struct nbd_conn *c)
+{
+	struct request *rq = c->rx_rq;
+
+	c->rx_closed = true;
+	c->rx_rq = NULL;
+	if (rq)
+		conn_release(c, rq);
+	conn_maybe_close(c);
+}
+
 static void rx_op_done(struct op *op, int res)
 {
 	struct nbd_conn *c = container_of(op, struct nbd_conn, rx_op);
-	struct request *rq;
 
 	c->rx_busy = false;
 	if (res == -EINTR || res == -EAGAIN) {
 		rx_kick(c);
 		return;
 	}
-	if (res <= 0 || c->dead) {
+	/*
+	 * Once reading has stopped, bytes that were already on their way
+	 * are dropped like everything after them.
+	 */
+	if (res <= 0 || c->dead || c->rx_closed) {
 		if (res < 0)
 			conn_fail(c, res);
-		c->rx_closed = true;
-		/* a write cut short was never acknowledged: drop it */
-		rq = c->rx_rq;
-		c->rx_rq = NULL;
-		if (rq)
-			conn_release(c, rq);
-		conn_maybe_close(c);
+		rx_end(c);
 		return;
 	}
 	c->rx_left -= res;
@@ -209,7 +219,7 @@ static void rx_kick(struct nbd_conn *c)
 void conn_recv(struct nbd_conn *c, void *dst, uint64_t len, conn_fn done)
 {
 	if (c->rx_closed) {
-		conn_maybe_close(c);
+		rx_end(c);
 		return;
 	}
 	c->rx_dst = dst;

@@ -233,8 +233,7 @@ static void listener_stop(struct tenant *t, bool force)
 	if (l->stopping)
 		return;
 	l->stopping = true;
-	/* ends the pending accept */
-	shutdown(l->fd, SHUT_RDWR);
+	l->w->eng->cancel(l->w, &l->op);
 }
 
 /* on worker 0: listeners are its tenants and accept from its ring */

@@ -118,6 +118,18 @@ void worker_soon(struct worker *w, struct task *t)
 	w->soon = t;
 }
 
+/* run a list taken off the worker: a task may queue itself again */
+static void run_task_list(struct task *list)
+{
+	while (list) {
+		struct task *t = list;
+
+		list = t->next;
+		t->queued = false;
+		t->run(t);
+	}
+}
+
 /* between rounds of completions: work that must not run nested */
 static void worker_between_rounds(struct worker *w)
 {
@@ -125,13 +137,7 @@ static void worker_between_rounds(struct worker *w)
 		struct task *soon = w->soon;
 
 		w->soon = NULL;
-		while (soon) {
-			struct task *t = soon;
-
-			soon = t->next;
-			t->queued = false;
-			t->run(t);
-		}
+		run_task_list(soon);
 		if (w->pool_freed) {
 			w->pool_freed = false;
 			resume_pool_waiters(w);
@@ -181,21 +187,10 @@ static void worker_run_tasks(struct worker *w)
 	inbox = w->inbox;
 	w->inbox = NULL;
 	pthread_mutex_unlock(&w->lock);
-	while (inbox) {
-		struct task *t = inbox;
-
-		inbox = t->next;
-		t->run(t);
-	}
+	run_task_list(inbox);
 	deferred = w->deferred;
 	w->deferred = NULL;
-	while (deferred) {
-		struct task *t = deferred;
-
-		deferred = t->next;
-		t->queued = false;
-		t->run(t);
-	}
+	run_task_list(deferred);
 }
 
 static void worker_arm_wake(struct worker *w)

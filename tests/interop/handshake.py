@@ -8,9 +8,13 @@ OPT_ABORT, STRUCTURED_REPLY, LIST/SET_META_CONTEXT, an unknown command.
     handshake.py ro PORT    (one read-only export of 4 MiB)
 """
 
+import os
 import socket
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nbdraw import recv_exact  # noqa: E402
 
 MODE, PORT = sys.argv[1], int(sys.argv[2])
 M = 1 << 20
@@ -46,16 +50,6 @@ def eq(got, want, what):
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        c = s.recv(n - len(buf))
-        if not c:
-            raise EOFError("server closed after %d of %d bytes" % (len(buf), n))
-        buf += c
-    return buf
 
 
 def greet(port, no_zeroes=True):

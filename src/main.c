@@ -10,6 +10,11 @@
 
 static const struct subcommand subcommands[] = {
 	{ "serve", "export images over NBD", serve_main, serve_usage },
+	{ "attach", "make an image a local block device", attach_main,
+	  attach_usage },
+	{ "detach", "remove a device made by attach", detach_main,
+	  detach_usage },
+	{ "list", "show the attached devices", list_main, list_usage },
 	{ "stats", "show a running daemon's figures", stats_main,
 	  stats_usage },
 };
@@ -55,7 +60,7 @@ int main(int argc, char **argv)
 		printf("lloop %s\n", LLOOP_VERSION);
 		printf("engines: io_uring (%s), threads\n",
 		       uring_probe() == 0 ? "available" : "refused here");
-		printf("frontends: nbd\n");
+		printf("frontends: nbd, fuse + loop\n");
 		if (LLOOP_SANITIZED)
 			printf("build: sanitized (no mlock)\n");
 		return 0;

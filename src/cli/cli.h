@@ -12,6 +12,12 @@ struct subcommand {
 int serve_main(int argc, char **argv);
 void serve_usage(void);
 int stats_main(int argc, char **argv);
+int attach_main(int argc, char **argv);
+void attach_usage(void);
+int detach_main(int argc, char **argv);
+void detach_usage(void);
+int list_main(int argc, char **argv);
+void list_usage(void);
 void stats_usage(void);
 
 #endif

@@ -28,6 +28,8 @@ enum op_kind {
 	OP_ACCEPT,	/* accept4(fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC) */
 	OP_READ_WAKE,	/* read(fd, buf, 8) of an eventfd */
 	OP_CALL,	/* fn(arg) on a helper thread: calls with no io_uring op */
+	OP_READV,	/* readv(fd, msg.msg_iov, msg.msg_iovlen): /dev/fuse */
+	OP_WRITEV,	/* writev(fd, msg.msg_iov, msg.msg_iovlen): /dev/fuse */
 };
 
 struct op {
@@ -38,7 +40,7 @@ struct op {
 	void *buf;
 	uint64_t len;
 	uint64_t off;
-	struct msghdr msg;	/* OP_SENDMSG: msg_iov, msg_iovlen */
+	struct msghdr msg;	/* OP_SENDMSG, READV, WRITEV: msg_iov, msg_iovlen */
 	int (*fn)(void *arg);
 	void *arg;
 	/* engine-private */

@@ -79,6 +79,12 @@ int op_execute(struct op *op)
 	case OP_READ_WAKE:
 		n = read(op->fd, op->buf, op->len);
 		return n < 0 ? -errno : (int)n;
+	case OP_READV:
+		n = readv(op->fd, op->msg.msg_iov, op->msg.msg_iovlen);
+		return n < 0 ? -errno : (int)n;
+	case OP_WRITEV:
+		n = writev(op->fd, op->msg.msg_iov, op->msg.msg_iovlen);
+		return n < 0 ? -errno : (int)n;
 	}
 	return -EINVAL;
 }
@@ -227,8 +233,10 @@ struct poll_engine {
 
 static bool op_is_socket(const struct op *op)
 {
+	/* /dev/fuse is opened non-blocking and polled like a socket */
 	return op->kind == OP_RECV || op->kind == OP_SENDMSG ||
-	       op->kind == OP_ACCEPT || op->kind == OP_READ_WAKE;
+	       op->kind == OP_ACCEPT || op->kind == OP_READ_WAKE ||
+	       op->kind == OP_READV || op->kind == OP_WRITEV;
 }
 
 static int threads_init(struct worker *w, unsigned entries)
@@ -335,7 +343,10 @@ static int threads_run(struct worker *w)
 		struct op *op = pe->waiting[i];
 
 		pe->pfds[i].fd = op->fd;
-		pe->pfds[i].events = op->kind == OP_SENDMSG ? POLLOUT : POLLIN;
+		pe->pfds[i].events = op->kind == OP_SENDMSG ||
+						     op->kind == OP_WRITEV ?
+					     POLLOUT :
+					     POLLIN;
 		pe->pfds[i].revents = 0;
 	}
 	ret = poll(pe->pfds, n, pe->nr_done ? 0 : -1);

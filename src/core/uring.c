@@ -117,6 +117,16 @@ static void uring_submit(struct worker *w, struct op *op)
 	case OP_READ_WAKE:
 		io_uring_prep_read(sqe, op->fd, op->buf, op->len, 0);
 		break;
+	case OP_READV:
+		io_uring_prep_readv(sqe, op->fd, op->msg.msg_iov,
+				    op->msg.msg_iovlen, 0);
+		break;
+	case OP_WRITEV:
+		io_uring_prep_writev(sqe, op->fd, op->msg.msg_iov,
+				     op->msg.msg_iovlen, 0);
+		break;
+	case OP_CALL:
+		break; /* not reached: helpers run it */
 	}
 	io_uring_sqe_set_data(sqe, op);
 }

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lloop attach: IMAGE as /dev/loopN through a single-file FUSE mount and
+ * the kernel loop driver.  The command forks a daemon that
+ *  1. takes a mount namespace of its own, so that its FUSE mount is
+ *     private and vanishes with it, whatever way it ends;
+ *  2. mounts the image as a one-file FUSE file system and serves it;
+ *  3. binds a loop device to that file (direct I/O, autoclear);
+ * then tells the command the device name, which it prints.  SIGTERM
+ * (from lloop detach) flushes, unbinds the device and stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/control.h"
+#include "core/log.h"
+#include "core/memsafe.h"
+#include "core/parse.h"
+#include "core/runtime.h"
+#include "core/server.h"
+#include "frontend/fuse/fuse.h"
+
+#define FUSE_SLOTS 16
+
+struct attach_opts {
+	bool read_only;
+	unsigned sector_size;
+	struct memsafe_opts mem;
+	bool foreground;
+};
+
+void attach_usage(void)
+{
+	printf("Usage: lloop attach [OPTIONS] IMAGE\n"
+	       "\n"
+	       "Make IMAGE a local block device, /dev/loopN, through a one-file\n"
+	       "FUSE mount and the kernel loop driver, and print its name once\n"
+	       "it is ready. IMAGE is a file, a block device or memory:SIZE.\n"
+	       "Needs root. 'lloop detach' undoes it; 'lloop list' shows it.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -r, --read-only          a read-only device\n"
+	       "      --sector-size N      512 or 4096 (default 4096)\n"
+	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
+	       "      --engine ENGINE      uring or threads\n"
+	       "      --queue-depth N      requests in flight (128)\n"
+	       "      --buffer-memory SIZE buffer arena, a power of two (64M)\n"
+	       "      --no-mlock           do not lock memory (not for swap)\n"
+	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
+	       "      --log-level LEVEL    error, warning, info, debug\n"
+	       "      --foreground         stay in the foreground (debugging)\n"
+	       "  -h, --help               this text\n"
+	       "\n"
+	       "Files: $LLOOP_RUNTIME_DIR (default " RUNTIME_DIR_DEFAULT
+	       ")/attach/PID.{state,log,sock}\n");
+}
+
+enum {
+	O_SECTOR = 256,
+	O_CACHE,
+	O_ENGINE,
+	O_QD,
+	O_BUFMEM,
+	O_NOMLOCK,
+	O_OOM,
+	O_LOGLEVEL,
+	O_FOREGROUND,
+};
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	log_error("%s %s: %s", opt, val, why);
+	return -EINVAL;
+}
+
+static int parse_attach(int argc, char **argv, struct server_config *cfg,
+			struct attach_opts *ao)
+{
+	static const struct option opts[] = {
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "sector-size", required_argument, NULL, O_SECTOR },
+		{ "cache", required_argument, NULL, O_CACHE },
+		{ "engine", required_argument, NULL, O_ENGINE },
+		{ "queue-depth", required_argument, NULL, O_QD },
+		{ "buffer-memory", required_argument, NULL, O_BUFMEM },
+		{ "no-mlock", no_argument, NULL, O_NOMLOCK },
+		{ "oom-score-adj", required_argument, NULL, O_OOM },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "foreground", no_argument, NULL, O_FOREGROUND },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	unsigned u;
+	int c, lvl;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":rh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			ao->read_only = true;
+			break;
+		case O_SECTOR:
+			if (parse_uint(optarg, 512, 4096, &u) < 0 ||
+			    (u != 512 && u != 4096))
+				return bad("--sector-size", optarg,
+					   "expected 512 or 4096");
+			ao->sector_size = u;
+			break;
+		case O_CACHE:
+			if (!strcmp(optarg, "none"))
+				cfg->bopts.cache = CACHE_NONE;
+			else if (!strcmp(optarg, "writeback"))
+				cfg->bopts.cache = CACHE_WRITEBACK;
+			else
+				return bad("--cache", optarg,
+					   "expected none or writeback");
+			break;
+		case O_ENGINE:
+			if (!strcmp(optarg, "uring"))
+				cfg->engine = ENGINE_URING;
+			else if (!strcmp(optarg, "threads"))
+				cfg->engine = ENGINE_THREADS;
+			else
+				return bad("--engine", optarg,
+					   "expected uring or threads");
+			break;
+		case O_QD:
+			if (parse_uint(optarg, FUSE_SLOTS, 4096,
+				       &cfg->queue_depth) < 0)
+				return bad("--queue-depth", optarg,
+					   "expected 16 to 4096");
+			break;
+		case O_BUFMEM:
+			if (parse_size(optarg, &v) < 0 || v < (64u << 20) ||
+			    v > (1ULL << 34) || (v & (v - 1)))
+				return bad("--buffer-memory", optarg,
+					   "expected a power of two from 64M "
+					   "to 16G");
+			cfg->buffer_memory = v;
+			break;
+		case O_NOMLOCK:
+			ao->mem.mlock = false;
+			break;
+		case O_OOM: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (!optarg[0] || *end || n < -1000 || n > 1000)
+				return bad("--oom-score-adj", optarg,
+					   "expected -1000 to 1000");
+			ao->mem.oom_score_adj = n;
+			break;
+		}
+		case O_LOGLEVEL:
+			lvl = log_parse_level(optarg);
+			if (lvl < 0)
+				return bad("--log-level", optarg,
+					   "expected error, warning, info or "
+					   "debug");
+			log_level = lvl;
+			break;
+		case O_FOREGROUND:
+			ao->foreground = true;
+			break;
+		case 'h':
+			attach_usage();
+			exit(0);
+		case ':':
+			log_error("attach: %s needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_error("attach: unknown option '%s' (see 'lloop "
+				  "attach --help')",
+				  optopt ? (char[]){ '-', (char)optopt, 0 } :
+					   argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		log_error(optind == argc ? "attach: no IMAGE given" :
+					   "attach: one IMAGE at a time");
+		return -EINVAL;
+	}
+	cfg->bopts.read_only = ao->read_only;
+	return 0;
+}
+
+/* the image as attachments name it: a real path, or memory:SIZE */
+static int image_key(const char *image, char *out, size_t len)
+{
+	if (!strncmp(image, "memory:", 7)) {
+		snprintf(out, len, "%s", image);
+		return 0;
+	}
+	if (!realpath(image, out)) {
+		int err = -errno;
+
+		log_error("%s: %s", image, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int already(const struct attachment *a, void *arg)
+{
+	return pid_alive(a->pid) && !strcmp(a->image, arg) &&
+	       strncmp(a->image, "memory:", 7);
+}
+
+/* ---- the daemon ---- */
+
+struct daemon {
+	struct server srv;
+	struct export exp;
+	struct fuse_session fs;
+	struct attachment att;
+	char mnt[4096];
+	bool mounted;
+	int fuse_fd, loop_fd;
+};
+
+static int private_mount(struct daemon *d, int fuse_fd)
+{
+	char opts[256];
+	int fd;
+
+	/* our mounts stay ours, and go when we go */
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		int err = -errno;
+
+		log_error("attach: cannot make a private mount namespace: %s",
+			  strerror(errno));
+		return err;
+	}
+	fd = open(d->mnt, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = -errno;
+
+		log_error("%s: mount point in use: %s", d->mnt,
+			  strerror(errno));
+		return err;
+	}
+	close(fd);
+	snprintf(opts, sizeof(opts),
+		 "fd=%d,rootmode=100000,user_id=0,group_id=0,allow_other,"
+		 "max_read=%u",
+		 fuse_fd, FUSE_MAX_WRITE);
+	if (mount("lloop", d->mnt, "fuse.lloop",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC |
+			  (d->exp.read_only ? MS_RDONLY : 0),
+		  opts) < 0) {
+		int err = -errno;
+
+		log_error("%s: cannot mount FUSE: %s", d->mnt,
+			  strerror(errno));
+		return err;
+	}
+	d->mounted = true;
+	return 0;
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+	if (d->mounted && umount2(d->mnt, MNT_DETACH) < 0)
+		log_warn("%s: unmount: %s", d->mnt, strerror(errno));
+	d->mounted = false;
+}
+
+static int serve_until_detached(struct daemon *d, sigset_t *set)
+{
+	int sig;
+
+	for (;;) {
+		sigwait(set, &sig);
+		if (atomic_load(&d->srv.failed))
+			return 1;
+		if (!loopdev_busy(d->att.device))
+			break;
+		log_error("%s is in use (mounted?): not detaching; unmount it "
+			  "and try again",
+			  d->att.device);
+	}
+	log_info("%s: detaching", d->att.device);
+	if (loopdev_detach(d->loop_fd, d->att.device) < 0)
+		return 1;
+	/*
+	 * With another opener the kernel only marks the device to clear on
+	 * its last close: serve until then, or that opener would hang.
+	 */
+	for (int i = 0; loopdev_bound(d->att.device); i++) {
+		if (i == 5)
+			log_info("%s: still open elsewhere; serving until its "
+				 "last user closes it",
+				 d->att.device);
+		sleep(1);
+	}
+	return 0;
+}
+
+static int run_daemon(struct daemon *d, const struct attach_opts *ao,
+		      int ready_fd)
+{
+	char sock[4200], logf[4200];
+	sigset_t set;
+	int ret, status = 1, file_fd;
+
+	d->att.pid = getpid();
+	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
+	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
+	runtime_file(logf, sizeof(logf), d->att.pid, "log");
+
+	ret = backend_open(d->exp.spec, &d->srv.cfg.bopts, &d->exp.be);
+	if (ret < 0)
+		return 1;
+	d->srv.nr_exports = 1;
+	d->att.size = d->exp.be->size;
+	if (d->att.size % ao->sector_size) {
+		log_error("%s: its size, %llu bytes, is not a multiple of the "
+			  "sector size %u",
+			  d->exp.spec, (unsigned long long)d->att.size,
+			  ao->sector_size);
+		return 1;
+	}
+	d->fuse_fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (d->fuse_fd < 0) {
+		log_error("FUSE is not available: /dev/fuse: %s",
+			  strerror(errno));
+		return 1;
+	}
+	if (private_mount(d, d->fuse_fd) < 0)
+		goto out;
+	if (server_setup(&d->srv) < 0)
+		goto out;
+	if (fuse_session_init(&d->fs, &d->srv, &d->exp, d->fuse_fd,
+			      FUSE_SLOTS) < 0) {
+		log_error("attach: the pool cannot hold %d FUSE slots",
+			  FUSE_SLOTS);
+		goto out;
+	}
+	if (control_start(&d->srv, sock) < 0 || memsafe_apply(&ao->mem) < 0)
+		goto out;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (server_start(&d->srv) < 0)
+		goto stop;
+	fuse_session_start(&d->fs);
+
+	/* the workers answer the FUSE requests this open and the loop
+	 * driver make */
+	file_fd = open(d->mnt, (d->exp.read_only ? O_RDONLY : O_RDWR) |
+				       O_CLOEXEC);
+	if (file_fd < 0) {
+		log_error("%s: cannot open the FUSE file: %s", d->mnt,
+			  strerror(errno));
+		goto stop;
+	}
+	ret = loopdev_attach(file_fd, d->att.image, ao->sector_size,
+			     d->exp.read_only, d->att.device,
+			     sizeof(d->att.device), &d->loop_fd);
+	close(file_fd);
+	if (ret < 0)
+		goto stop;
+	d->att.direct_io = loopdev_direct_io(d->loop_fd);
+	if (!d->att.direct_io)
+		log_warn("%s: the loop driver did not take direct I/O",
+			 d->att.device);
+	if (attachment_write(&d->att) < 0) {
+		log_error("%s: cannot record the attachment", d->att.image);
+		loopdev_detach(d->loop_fd, d->att.device);
+		goto stop;
+	}
+	log_info("%s: %s, %llu bytes, %u-byte sectors%s", d->att.device,
+		 d->att.image, (unsigned long long)d->att.size,
+		 ao->sector_size, d->exp.read_only ? ", read-only" : "");
+
+	if (ready_fd >= 0) {
+		int lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			       0600);
+
+		if (lfd >= 0) {
+			dup2(lfd, STDERR_FILENO);
+			close(lfd);
+		}
+		dprintf(ready_fd, "%s\n", d->att.device);
+		close(ready_fd);
+		lfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (lfd >= 0) {
+			dup2(lfd, STDIN_FILENO);
+			dup2(lfd, STDOUT_FILENO);
+			close(lfd);
+		}
+	} else {
+		printf("%s\n", d->att.device);
+		fflush(stdout);
+	}
+	status = serve_until_detached(d, &set);
+stop:
+	daemon_cleanup(d);
+	server_stop(&d->srv);
+	if (!d->exp.read_only && d->exp.be->ops->sync(d->exp.be) < 0) {
+		log_error("%s: final fdatasync failed", d->exp.spec);
+		status = 1;
+	}
+out:
+	daemon_cleanup(d);
+	control_stop();
+	free(d->fs.slots);
+	server_fini(&d->srv);
+	close(d->fuse_fd);
+	attachment_remove(d->att.pid);
+	return status;
+}
+
+int attach_main(int argc, char **argv)
+{
+	struct attach_opts ao = {
+		.sector_size = 4096,
+		.mem = { .mlock = true, .oom_score_adj = -1000,
+			 .set_oom_score_adj = true },
+	};
+	static struct daemon d;
+	char dev[64];
+	int p[2];
+	pid_t pid;
+	ssize_t n;
+
+	server_config_defaults(&d.srv.cfg);
+	d.srv.cfg.threads = 1; /* one FUSE session, on worker 0 */
+	if (parse_attach(argc, argv, &d.srv.cfg, &ao) < 0)
+		return 2;
+	if (geteuid() != 0) {
+		log_error("attach: needs root (it mounts FUSE and configures "
+			  "a loop device)");
+		return 1;
+	}
+	d.exp.name = "";
+	d.exp.spec = argv[optind];
+	d.exp.description = argv[optind];
+	d.exp.read_only = ao.read_only;
+	d.srv.exports = &d.exp;
+	d.att.sector_size = ao.sector_size;
+	d.att.read_only = ao.read_only;
+	snprintf(d.att.path, sizeof(d.att.path), "engine");
+	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
+		return 1;
+	if (attachment_each(already, d.att.image)) {
+		log_error("%s: already attached (see 'lloop list')",
+			  d.att.image);
+		return 1;
+	}
+	if (runtime_make_dirs() < 0)
+		return 1;
+	if (ao.foreground)
+		return run_daemon(&d, &ao, -1);
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 1;
+	pid = fork();
+	if (pid < 0) {
+		log_error("attach: fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		exit(run_daemon(&d, &ao, p[1]));
+	}
+	close(p[1]);
+	n = read(p[0], dev, sizeof(dev) - 1);
+	if (n <= 0) {
+		int st = 0;
+
+		/* the daemon said why on stderr, and left nothing behind */
+		waitpid(pid, &st, 0);
+		return 1;
+	}
+	dev[n] = '\0';
+	fputs(dev, stdout);
+	return 0;
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lloop detach DEVICE|IMAGE: ask the attach daemon to flush, unbind the
+ * loop device and stop; wait until it has.  A daemon that died is
+ * cleaned up after: the kernel's autoclear has already freed its device
+ * and its mount went with its namespace.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "frontend/fuse/fuse.h"
+
+#define DETACH_WAIT_SECONDS 60
+
+void detach_usage(void)
+{
+	printf("Usage: lloop detach DEVICE|IMAGE\n"
+	       "\n"
+	       "Flush and remove a device made by 'lloop attach', and stop its\n"
+	       "daemon. A device still mounted is refused: unmount it first.\n");
+}
+
+struct find {
+	const char *dev;
+	char image[PATH_MAX];
+	struct attachment found;
+	int n;
+};
+
+static int match(const struct attachment *a, void *arg)
+{
+	struct find *f = arg;
+
+	if (!strcmp(a->device, f->dev) || !strcmp(a->image, f->image) ||
+	    !strcmp(a->image, f->dev)) {
+		f->found = *a;
+		f->n++;
+	}
+	return 0;
+}
+
+int detach_main(int argc, char **argv)
+{
+	struct find f = { 0 };
+	struct attachment *a = &f.found;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		detach_usage();
+		return 0;
+	}
+	if (argc != 2) {
+		log_error("detach: give one DEVICE or IMAGE (see 'lloop detach "
+			  "--help')");
+		return 2;
+	}
+	f.dev = argv[1];
+	if (!realpath(argv[1], f.image))
+		snprintf(f.image, sizeof(f.image), "%s", argv[1]);
+	attachment_each(match, &f);
+	if (f.n == 0) {
+		log_error("detach: %s: not attached by lloop (see 'lloop "
+			  "list')",
+			  argv[1]);
+		return 1;
+	}
+	if (f.n > 1) {
+		log_error("detach: %s matches %d attachments: name the device",
+			  argv[1], f.n);
+		return 1;
+	}
+	if (!pid_alive(a->pid)) {
+		attachment_remove(a->pid);
+		printf("%s: its daemon (pid %d) had died; cleaned up\n",
+		       a->device, a->pid);
+		return 0;
+	}
+	if (loopdev_busy(a->device)) {
+		log_error("detach: %s is in use (mounted?): unmount it first",
+			  a->device);
+		return 1;
+	}
+	if (kill(a->pid, SIGTERM) < 0) {
+		log_error("detach: cannot signal pid %d: %s", a->pid,
+			  strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < DETACH_WAIT_SECONDS * 10; i++) {
+		if (!pid_alive(a->pid))
+			return 0;
+		usleep(100000);
+	}
+	log_error("detach: %s: the daemon (pid %d) has not finished after "
+		  "%d s; something still uses the device",
+		  a->device, a->pid, DETACH_WAIT_SECONDS);
+	return 1;
+}

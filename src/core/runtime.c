@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/runtime.h"
+
+const char *runtime_dir(void)
+{
+	const char *d = getenv("LLOOP_RUNTIME_DIR");
+
+	return d && d[0] ? d : RUNTIME_DIR_DEFAULT;
+}
+
+int runtime_file(char *buf, size_t len, pid_t pid, const char *ext)
+{
+	int n = snprintf(buf, len, "%s/attach/%d.%s", runtime_dir(), pid, ext);
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int runtime_make_dirs(void)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/attach", runtime_dir());
+	if ((mkdir(runtime_dir(), 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+		int err = -errno;
+
+		log_error("%s: cannot create: %s", path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int attachment_write(const struct attachment *a)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	if (runtime_file(path, sizeof(path), a->pid, "state") < 0)
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"device=%s\nimage=%s\nsize=%llu\nsector_size=%u\npid=%d\n"
+		"read_only=%d\ndirect_io=%d\npath=%s\n",
+		a->device, a->image, (unsigned long long)a->size,
+		a->sector_size, a->pid, a->read_only, a->direct_io, a->path);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+int attachment_read(const char *path, struct attachment *a)
+{
+	char line[4200];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	memset(a, 0, sizeof(*a));
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '='), *v;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		v[strcspn(v, "\n")] = '\0';
+		if (!strcmp(line, "device"))
+			snprintf(a->device, sizeof(a->device), "%s", v);
+		else if (!strcmp(line, "image"))
+			snprintf(a->image, sizeof(a->image), "%s", v);
+		else if (!strcmp(line, "size"))
+			a->size = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "sector_size"))
+			a->sector_size = strtoul(v, NULL, 10);
+		else if (!strcmp(line, "pid"))
+			a->pid = atoi(v);
+		else if (!strcmp(line, "read_only"))
+			a->read_only = atoi(v);
+		else if (!strcmp(line, "direct_io"))
+			a->direct_io = atoi(v);
+		else if (!strcmp(line, "path"))
+			snprintf(a->path, sizeof(a->path), "%s", v);
+	}
+	fclose(f);
+	return a->pid > 0 ? 0 : -EINVAL;
+}
+
+void attachment_remove(pid_t pid)
+{
+	static const char *const exts[] = { "state", "img", "sock", "log" };
+	char path[4096];
+
+	for (unsigned i = 0; i < sizeof(exts) / sizeof(*exts); i++)
+		if (runtime_file(path, sizeof(path), pid, exts[i]) == 0)
+			unlink(path);
+}
+
+bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int attachment_each(int (*fn)(const struct attachment *a, void *arg),
+		    void *arg)
+{
+	char dir[4096], path[4400];
+	struct dirent *d;
+	DIR *dp;
+	int ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s/attach", runtime_dir());
+	dp = opendir(dir);
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while (!ret && (d = readdir(dp))) {
+		struct attachment a;
+		size_t n = strlen(d->d_name);
+
+		if (n < 7 || strcmp(d->d_name + n - 6, ".state"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (attachment_read(path, &a) == 0)
+			ret = fn(&a, arg);
+	}
+	closedir(dp);
+	return ret;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_RUNTIME_H
+#define LLOOP_RUNTIME_H
+/*
+ * Attachments are kept as small files under the runtime directory, one
+ * per attach daemon: RUNDIR/attach/PID.state (what `lloop list` shows),
+ * PID.img (the FUSE mount point, in the daemon's own mount namespace),
+ * PID.sock (its control socket) and PID.log.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RUNTIME_DIR_DEFAULT "/run/lloop"
+
+struct attachment {
+	char device[64];
+	char image[4096];
+	uint64_t size;
+	unsigned sector_size;
+	pid_t pid;
+	bool read_only;
+	bool direct_io;		/* the loop device's, as the kernel set it */
+	char path[16];		/* "engine" or "passthrough" */
+};
+
+/* RUNDIR: $LLOOP_RUNTIME_DIR or /run/lloop */
+const char *runtime_dir(void);
+/* RUNDIR/attach/PID.EXT into buf */
+int runtime_file(char *buf, size_t len, pid_t pid, const char *ext);
+int runtime_make_dirs(void);
+int attachment_write(const struct attachment *a);
+int attachment_read(const char *path, struct attachment *a);
+/* remove PID's state, mount point, socket and log */
+void attachment_remove(pid_t pid);
+bool pid_alive(pid_t pid);
+/* call fn for every state file; stops when fn returns non-zero */
+int attachment_each(int (*fn)(const struct attachment *a, void *arg),
+		    void *arg);
+
+#endif

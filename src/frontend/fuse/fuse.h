@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_FUSE_H
+#define LLOOP_FUSE_H
+/*
+ * The FUSE frontend: one image as a single-file FUSE file system (the
+ * root inode is the file), for the kernel loop driver to sit on.  The
+ * /dev/fuse protocol is spoken here, not through libfuse, because libfuse
+ * allocates per request.  Every request arrives in a slot: a descriptor
+ * and a buffer from the worker's pool, read with readv so that a write's
+ * data lands page-aligned, ready for O_DIRECT.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/server.h"
+
+#define FUSE_MAX_WRITE (1024 * 1024)
+#define FUSE_IN_SPLIT 80	/* fuse_in_header + fuse_write_in */
+
+struct fuse_session {
+	struct server *srv;
+	struct export *exp;
+	struct worker *w;
+	int fd;			/* /dev/fuse, non-blocking */
+	struct tenant tenant;
+	struct task start;
+	struct request **slots;
+	unsigned nr_slots;
+	unsigned live_slots;	/* reading or busy; 0: the session is over */
+	bool ended;		/* the kernel side went away */
+	bool read_only;
+	uint32_t proto_minor;
+	char scratch[8192];	/* a small request made contiguous */
+};
+
+/* allocate the slots from worker 0's pool (at start-up) */
+int fuse_session_init(struct fuse_session *fs, struct server *srv,
+		      struct export *exp, int fd, unsigned nr_slots);
+/* begin reading requests, on worker 0 */
+void fuse_session_start(struct fuse_session *fs);
+
+/* loopdev.c: bind a loop device to file_fd; *dev gets /dev/loopN */
+int loopdev_attach(int file_fd, const char *image, unsigned sector_size,
+		   bool read_only, char *dev, size_t dev_len, int *loop_fd);
+/* flush and unbind; -EBUSY when something else holds the device */
+int loopdev_detach(int loop_fd, const char *dev);
+/* is the device open by anyone besides us (mounted, say)? */
+bool loopdev_busy(const char *dev);
+/* the device still has a backing file (sysfs) */
+bool loopdev_bound(const char *dev);
+/* LO_FLAGS_DIRECT_IO as the kernel ended up setting it */
+bool loopdev_direct_io(int loop_fd);
+
+#endif

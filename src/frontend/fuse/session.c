@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The /dev/fuse protocol for one file.  Opcodes: INIT, LOOKUP, GETATTR,
+ * SETATTR (size only), OPEN (always FOPEN_DIRECT_IO), READ, WRITE, FSYNC,
+ * FLUSH, RELEASE, FALLOCATE (punch hole, zero range), STATFS, FORGET,
+ * BATCH_FORGET, INTERRUPT, DESTROY; anything else ENOSYS.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend/align.h"
+#include "core/log.h"
+#include "frontend/fuse/fuse.h"
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define SLOT_BUF_LEN (2 * FUSE_MAX_WRITE) /* data, or a bounce span */
+#define REPLY_OFF 96			  /* reply header in rq->hdr */
+#define ATTR_VALID 3600
+
+#ifndef FUSE_ASYNC_DIO
+#define FUSE_ASYNC_DIO (1 << 15)
+#endif
+
+static void slot_arm(struct request *rq);
+
+static struct fuse_session *rq_session(struct request *rq)
+{
+	return rq->conn;
+}
+
+/* ---- replies ---- */
+
+static void slot_released(struct fuse_session *fs, struct request *rq)
+{
+	pool_put_request(&fs->w->pool, rq);
+	worker_pool_returned(fs->w);
+	if (--fs->live_slots == 0) {
+		log_debug("fuse: session over");
+		worker_del_tenant(fs->w, &fs->tenant);
+	}
+}
+
+static void reply_sent(struct op *op, int res)
+{
+	struct request *rq = (struct request *)op;
+	struct fuse_session *fs = rq_session(rq);
+
+	/* ENOENT: the request was interrupted meanwhile; nothing to do */
+	if (res < 0 && res != -ENOENT && !fs->ended)
+		log_warn("fuse: reply: %s", strerror(-res));
+	slot_arm(rq);
+}
+
+/*
+ * Send the out header, a body of body_len bytes right behind it in
+ * rq->hdr, and any data already in rq->iov[1..iovcnt).
+ */
+static void reply_send(struct request *rq, int err, size_t body_len)
+{
+	struct fuse_out_header *oh = (void *)(rq->hdr + REPLY_OFF);
+	size_t total;
+
+	if (err) {
+		rq->iovcnt = 1;
+		body_len = 0;
+	}
+	total = sizeof(*oh) + body_len;
+	for (int i = 1; i < rq->iovcnt; i++)
+		total += rq->iov[i].iov_len;
+	oh->len = total;
+	oh->error = err;
+	oh->unique = rq->cookie;
+	rq->iov[0] = (struct iovec){ oh, sizeof(*oh) + body_len };
+	rq->op = (struct op){ .done = reply_sent, .kind = OP_WRITEV,
+			      .fd = rq_session(rq)->fd };
+	rq->op.msg.msg_iov = rq->iov;
+	rq->op.msg.msg_iovlen = rq->iovcnt;
+	rq->w->eng->submit(rq->w, &rq->op);
+}
+
+static void reply_err(struct request *rq, int err)
+{
+	reply_send(rq, err, 0);
+}
+
+/* where a reply's body goes: right behind the out header */
+static void *reply_body(struct request *rq)
+{
+	return rq->hdr + REPLY_OFF + sizeof(struct fuse_out_header);
+}
+
+static void reply_struct(struct request *rq, size_t len)
+{
+	rq->iovcnt = 1;
+	reply_send(rq, 0, len);
+}
+
+/* ---- attributes ---- */
+
+static void fill_attr(struct fuse_session *fs, struct fuse_attr *a)
+{
+	uint64_t size = fs->exp->be->size;
+
+	memset(a, 0, sizeof(*a));
+	a->ino = FUSE_ROOT_ID;
+	a->size = size;
+	a->blocks = (size + 511) / 512;
+	a->mode = S_IFREG | (fs->read_only ? 0400 : 0600);
+	a->nlink = 1;
+	a->blksize = fs->exp->be->preferred;
+}
+
+static void op_init(struct fuse_session *fs, struct request *rq,
+		    const struct fuse_init_in *in)
+{
+	struct fuse_init_out *out = reply_body(rq);
+
+	if (in->major != FUSE_KERNEL_VERSION) {
+		log_error("fuse: kernel protocol %u.%u, we speak %u.x",
+			  in->major, in->minor, FUSE_KERNEL_VERSION);
+		reply_err(rq, -EPROTO);
+		return;
+	}
+	fs->proto_minor = in->minor < FUSE_KERNEL_MINOR_VERSION ?
+				  in->minor :
+				  FUSE_KERNEL_MINOR_VERSION;
+	memset(out, 0, sizeof(*out));
+	out->major = FUSE_KERNEL_VERSION;
+	out->minor = fs->proto_minor;
+	out->max_readahead = in->max_readahead;
+	out->flags = (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
+		      FUSE_ASYNC_DIO) &
+		     in->flags;
+	out->max_background = fs->nr_slots;
+	out->congestion_threshold = fs->nr_slots * 3 / 4;
+	out->max_write = FUSE_MAX_WRITE;
+	out->time_gran = 1;
+	out->max_pages = FUSE_MAX_WRITE / 4096;
+	log_debug("fuse: protocol 7.%u, max_write %u", fs->proto_minor,
+		  out->max_write);
+	reply_struct(rq, sizeof(*out));
+}
+
+static void op_getattr(struct fuse_session *fs, struct request *rq)
+{
+	struct fuse_attr_out *out = reply_body(rq);
+
+	memset(out, 0, sizeof(*out));
+	out->attr_valid = ATTR_VALID;
+	fill_attr(fs, &out->attr);
+	reply_struct(rq, sizeof(*out));
+}
+
+static void op_setattr(struct fuse_session *fs, struct request *rq,
+		       const struct fuse_setattr_in *in)
+{
+	/* the size of an image is its own; other attributes are ignored */
+	if ((in->valid & FATTR_SIZE) && in->size != fs->exp->be->size) {
+		reply_err(rq, -EINVAL);
+		return;
+	}
+	op_getattr(fs, rq);
+}
+
+static void op_open(struct fuse_session *fs, struct request *rq,
+		    const struct fuse_open_in *in)
+{
+	struct fuse_open_out *out = reply_body(rq);
+
+	if (fs->read_only && (in->flags & O_ACCMODE) != O_RDONLY) {
+		reply_err(rq, -EROFS);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->fh = 1;
+	out->open_flags = FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
+	reply_struct(rq, sizeof(*out));
+}
+
+static void op_statfs(struct fuse_session *fs, struct request *rq)
+{
+	struct fuse_statfs_out *out = reply_body(rq);
+	uint32_t bs = fs->exp->be->preferred;
+
+	memset(out, 0, sizeof(*out));
+	out->st.blocks = fs->exp->be->size / bs;
+	out->st.bsize = bs;
+	out->st.frsize = bs;
+	out->st.files = 1;
+	out->st.namelen = 255;
+	reply_struct(rq, sizeof(*out));
+}
+
+/* ---- block I/O through the backend ---- */
+
+static void io_done(struct request *rq, int res)
+{
+	stats_record(rq->w, rq, res);
+	if (res < 0) {
+		reply_err(rq, res);
+		return;
+	}
+	if (rq->type == REQ_READ) {
+		rq->iov[1] = (struct iovec){ rq->data, rq->len };
+		rq->iovcnt = 2;
+		reply_send(rq, 0, 0);
+	} else if (rq->type == REQ_WRITE) {
+		struct fuse_write_out *out = reply_body(rq);
+
+		memset(out, 0, sizeof(*out));
+		out->size = rq->len;
+		reply_struct(rq, sizeof(*out));
+	} else {
+		reply_struct(rq, 0);
+	}
+}
+
+static void io_submit(struct fuse_session *fs, struct request *rq, int type,
+		      uint64_t off, uint64_t len, int flags)
+{
+	rq->type = type;
+	rq->flags = flags;
+	rq->offset = off;
+	rq->len = len;
+	rq->exp = fs->exp;
+	rq->be = fs->exp->be;
+	rq->complete = io_done;
+	rq->start_ns = stats_now_ns();
+	backend_submit(rq->be, rq);
+}
+
+static void op_read(struct fuse_session *fs, struct request *rq,
+		    const struct fuse_read_in *in)
+{
+	uint64_t size = fs->exp->be->size, len = in->size;
+
+	if (in->offset >= size) {
+		reply_struct(rq, 0); /* end of file: no data */
+		return;
+	}
+	if (len > size - in->offset)
+		len = size - in->offset;
+	if (len > FUSE_MAX_WRITE) {
+		reply_err(rq, -EINVAL);
+		return;
+	}
+	rq->type = REQ_READ;
+	rq->offset = in->offset;
+	rq->len = len;
+	request_buffer_len(rq, fs->exp->be->align);
+	request_place_data(rq);
+	io_submit(fs, rq, REQ_READ, in->offset, len, 0);
+}
+
+static void op_write(struct fuse_session *fs, struct request *rq,
+		     const struct fuse_write_in *in, size_t got)
+{
+	uint64_t size = fs->exp->be->size;
+
+	if (fs->read_only) {
+		reply_err(rq, -EROFS);
+		return;
+	}
+	if (in->size > FUSE_MAX_WRITE || got != in->size) {
+		reply_err(rq, -EINVAL);
+		return;
+	}
+	if (!range_in_bounds(in->offset, in->size, size)) {
+		reply_err(rq, -ENOSPC);
+		return;
+	}
+	/* the data came in at buf[0]; an unaligned write wants it past the
+	 * bounce head, where the read-modify-write expects it */
+	rq->type = REQ_WRITE;
+	rq->offset = in->offset;
+	rq->len = in->size;
+	request_buffer_len(rq, fs->exp->be->align);
+	request_place_data(rq);
+	if (rq->data != rq->buf)
+		memmove(rq->data, rq->buf, rq->len);
+	io_submit(fs, rq, REQ_WRITE, in->offset, in->size, 0);
+}
+
+static void op_fallocate(struct fuse_session *fs, struct request *rq,
+			 const struct fuse_fallocate_in *in)
+{
+	uint32_t punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	uint32_t zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	uint64_t size = fs->exp->be->size;
+
+	if (fs->read_only) {
+		reply_err(rq, -EROFS);
+		return;
+	}
+	if (in->mode == 0 || in->mode == FALLOC_FL_KEEP_SIZE) {
+		reply_struct(rq, 0); /* space is the backend's business */
+		return;
+	}
+	if (!range_in_bounds(in->offset, in->length, size)) {
+		reply_err(rq, -EINVAL);
+		return;
+	}
+	/* a punched hole must read back as zeroes: that is WRITE_ZEROES */
+	if (in->mode == punch || in->mode == FALLOC_FL_PUNCH_HOLE)
+		io_submit(fs, rq, REQ_ZERO, in->offset, in->length, 0);
+	else if (in->mode == zero || in->mode == FALLOC_FL_ZERO_RANGE)
+		io_submit(fs, rq, REQ_ZERO, in->offset, in->length,
+			  REQ_NO_HOLE);
+	else
+		reply_err(rq, -EOPNOTSUPP);
+}
+
+/* ---- dispatch ---- */
+
+/* the request made contiguous in fs->scratch: header, then arguments */
+static const void *args_of(struct fuse_session *fs, struct request *rq,
+			   size_t got)
+{
+	size_t tail = got > FUSE_IN_SPLIT ? got - FUSE_IN_SPLIT : 0;
+
+	if (tail > sizeof(fs->scratch) - FUSE_IN_SPLIT)
+		tail = sizeof(fs->scratch) - FUSE_IN_SPLIT;
+	memcpy(fs->scratch, rq->hdr, FUSE_IN_SPLIT);
+	memcpy(fs->scratch + FUSE_IN_SPLIT, rq->buf, tail);
+	return fs->scratch + sizeof(struct fuse_in_header);
+}
+
+static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
+{
+	const struct fuse_in_header *ih = (const void *)rq->hdr;
+	const void *args;
+	size_t need = 0;
+
+	rq->cookie = ih->unique;
+	if (got < sizeof(*ih) || ih->len != got) {
+		log_error("fuse: malformed request (%zu bytes, says %u)", got,
+			  got >= sizeof(*ih) ? ih->len : 0);
+		reply_err(rq, -EIO);
+		return;
+	}
+	switch (ih->opcode) {
+	case FUSE_INIT:
+		need = offsetof(struct fuse_init_in, flags2);
+		break;
+	case FUSE_SETATTR:
+		need = sizeof(struct fuse_setattr_in);
+		break;
+	case FUSE_OPEN:
+		need = sizeof(struct fuse_open_in);
+		break;
+	case FUSE_READ:
+		need = sizeof(struct fuse_read_in);
+		break;
+	case FUSE_WRITE:
+		need = sizeof(struct fuse_write_in);
+		break;
+	case FUSE_FALLOCATE:
+		need = sizeof(struct fuse_fallocate_in);
+		break;
+	}
+	if (got - sizeof(*ih) < need) {
+		reply_err(rq, -EINVAL);
+		return;
+	}
+	/* a write's arguments are in rq->hdr whole; its data stays put */
+	args = ih->opcode == FUSE_WRITE ? (const void *)(ih + 1) :
+					  args_of(fs, rq, got);
+	switch (ih->opcode) {
+	case FUSE_INIT:
+		op_init(fs, rq, args);
+		return;
+	case FUSE_GETATTR:
+		op_getattr(fs, rq);
+		return;
+	case FUSE_SETATTR:
+		op_setattr(fs, rq, args);
+		return;
+	case FUSE_LOOKUP:
+		reply_err(rq, -ENOENT); /* a file has no entries */
+		return;
+	case FUSE_OPEN:
+		op_open(fs, rq, args);
+		return;
+	case FUSE_READ:
+		op_read(fs, rq, args);
+		return;
+	case FUSE_WRITE:
+		op_write(fs, rq, args, got - FUSE_IN_SPLIT);
+		return;
+	case FUSE_FSYNC:
+		io_submit(fs, rq, REQ_FLUSH, 0, 0, 0);
+		return;
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+		reply_struct(rq, 0);
+		return;
+	case FUSE_FALLOCATE:
+		op_fallocate(fs, rq, args);
+		return;
+	case FUSE_STATFS:
+		op_statfs(fs, rq);
+		return;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		slot_arm(rq); /* these take no reply */
+		return;
+	case FUSE_DESTROY:
+		fs->ended = true;
+		reply_struct(rq, 0);
+		return;
+	default:
+		reply_err(rq, -ENOSYS);
+		return;
+	}
+}
+
+static void slot_read_done(struct op *op, int res)
+{
+	struct request *rq = (struct request *)op;
+	struct fuse_session *fs = rq_session(rq);
+
+	if (res == -ENOENT || res == -EINTR || res == -EAGAIN) {
+		slot_arm(rq); /* an interrupted request, or nothing yet */
+		return;
+	}
+	if (res < 0) {
+		/* ENODEV: unmounted or aborted; ECANCELED: we stop */
+		if (res != -ENODEV && res != -ECANCELED)
+			log_error("fuse: reading /dev/fuse: %s", strerror(-res));
+		fs->ended = true;
+		slot_released(fs, rq);
+		return;
+	}
+	dispatch(fs, rq, res);
+}
+
+static void slot_arm(struct request *rq)
+{
+	struct fuse_session *fs = rq_session(rq);
+	char *buf = rq->buf;
+	uint64_t buf_len = rq->buf_len;
+
+	if (fs->ended || fs->w->stopping) {
+		slot_released(fs, rq);
+		return;
+	}
+	/* reset what the last request left, keep the slot's own parts */
+	memset(rq, 0, offsetof(struct request, hdr));
+	rq->w = fs->w;
+	rq->conn = fs;
+	rq->buf = buf;
+	rq->buf_len = buf_len;
+	rq->iov[0] = (struct iovec){ rq->hdr, FUSE_IN_SPLIT };
+	rq->iov[1] = (struct iovec){ rq->buf, FUSE_MAX_WRITE + 4096 };
+	rq->op = (struct op){ .done = slot_read_done, .kind = OP_READV,
+			      .fd = fs->fd };
+	rq->op.msg.msg_iov = rq->iov;
+	rq->op.msg.msg_iovlen = 2;
+	fs->w->eng->submit(fs->w, &rq->op);
+}
+
+static void session_stop(struct tenant *t, bool force)
+{
+	struct fuse_session *fs = container_of(t, struct fuse_session, tenant);
+
+	/* normally the unmount ends the reads with ENODEV; forced, we do */
+	if (!force)
+		return;
+	fs->ended = true;
+	for (unsigned i = 0; i < fs->nr_slots; i++)
+		if (fs->slots[i])
+			fs->w->eng->cancel(fs->w, &fs->slots[i]->op);
+}
+
+static void session_begin(struct task *t)
+{
+	struct fuse_session *fs = container_of(t, struct fuse_session, start);
+
+	worker_add_tenant(fs->w, &fs->tenant);
+	fs->live_slots = fs->nr_slots;
+	for (unsigned i = 0; i < fs->nr_slots; i++)
+		slot_arm(fs->slots[i]);
+}
+
+int fuse_session_init(struct fuse_session *fs, struct server *srv,
+		      struct export *exp, int fd, unsigned nr_slots)
+{
+	struct worker *w = &srv->workers[0];
+
+	memset(fs, 0, sizeof(*fs));
+	fs->srv = srv;
+	fs->exp = exp;
+	fs->w = w;
+	fs->fd = fd;
+	fs->read_only = exp->read_only;
+	fs->tenant.stop = session_stop;
+	fs->start.run = session_begin;
+	fs->slots = calloc(nr_slots, sizeof(*fs->slots));
+	if (!fs->slots)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nr_slots; i++) {
+		struct request *rq = pool_take_request(&w->pool);
+
+		if (!rq)
+			return -ENOMEM;
+		rq->buf = pool_take_buffer(&w->pool, SLOT_BUF_LEN);
+		if (!rq->buf)
+			return -ENOMEM;
+		rq->buf_len = SLOT_BUF_LEN;
+		rq->conn = fs;
+		fs->slots[i] = rq;
+		fs->nr_slots++;
+	}
+	return 0;
+}
+
+void fuse_session_start(struct fuse_session *fs)
+{
+	worker_post(fs->w, &fs->start);
+}

@@ -39,6 +39,9 @@ struct backend_ops {
 	int (*open)(const char *spec, const struct backend_opts *o,
 		    struct backend **out);
 	void (*close)(struct backend *b);
+	/* a plain file the kernel may do the I/O on directly (FUSE
+	 * passthrough), or -ENOTSUP; optional */
+	int (*passthrough_fd)(struct backend *b);
 	/* blocking: make everything written durable (shutdown) */
 	int (*sync)(struct backend *b);
 	void (*read)(struct backend *b, struct request *rq);

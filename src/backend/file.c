@@ -646,6 +646,13 @@ err:
 	return ret;
 }
 
+static int file_passthrough_fd(struct backend *b)
+{
+	struct file *f = to_file(b);
+
+	return f->blockdev ? -ENOTSUP : f->fd_buffered;
+}
+
 static void file_close(struct backend *b)
 {
 	file_free(to_file(b));
@@ -660,6 +667,7 @@ const struct backend_ops file_backend = {
 	.name = "file",
 	.open = file_open,
 	.close = file_close,
+	.passthrough_fd = file_passthrough_fd,
 	.sync = file_sync,
 	.read = file_read,
 	.write = file_write,

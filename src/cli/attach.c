@@ -39,6 +39,7 @@ struct attach_opts {
 	unsigned sector_size;
 	struct memsafe_opts mem;
 	bool foreground;
+	bool passthrough;
 };
 
 void attach_usage(void)
@@ -60,6 +61,10 @@ void attach_usage(void)
 	       "      --no-mlock           do not lock memory (not for swap)\n"
 	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
 	       "      --log-level LEVEL    error, warning, info, debug\n"
+	       "      --passthrough        reads and writes of a plain file go\n"
+	       "                           straight to it (FUSE passthrough;\n"
+	       "                           the default where the kernel has it)\n"
+	       "      --no-passthrough     every request through lloop's engine\n"
 	       "      --foreground         stay in the foreground (debugging)\n"
 	       "  -h, --help               this text\n"
 	       "\n"
@@ -77,6 +82,8 @@ enum {
 	O_OOM,
 	O_LOGLEVEL,
 	O_FOREGROUND,
+	O_PASSTHROUGH,
+	O_NO_PASSTHROUGH,
 };
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -99,6 +106,8 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		{ "oom-score-adj", required_argument, NULL, O_OOM },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
+		{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
+		{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +184,12 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			break;
 		case O_FOREGROUND:
 			ao->foreground = true;
+			break;
+		case O_PASSTHROUGH:
+			ao->passthrough = true;
+			break;
+		case O_NO_PASSTHROUGH:
+			ao->passthrough = false;
 			break;
 		case 'h':
 			attach_usage();
@@ -347,7 +362,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (server_setup(&d->srv) < 0)
 		goto out;
 	if (fuse_session_init(&d->fs, &d->srv, &d->exp, d->fuse_fd,
-			      FUSE_SLOTS) < 0) {
+			      FUSE_SLOTS, ao->passthrough) < 0) {
 		log_error("attach: the pool cannot hold %d FUSE slots",
 			  FUSE_SLOTS);
 		goto out;
@@ -380,6 +395,9 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (ret < 0)
 		goto stop;
 	d->att.direct_io = loopdev_direct_io(d->loop_fd);
+	snprintf(d->att.path, sizeof(d->att.path), "%s",
+		 atomic_load(&d->fs.passthrough_used) ? "passthrough" :
+							 "engine");
 	if (!d->att.direct_io)
 		log_warn("%s: the loop driver did not take direct I/O",
 			 d->att.device);
@@ -434,6 +452,7 @@ int attach_main(int argc, char **argv)
 {
 	struct attach_opts ao = {
 		.sector_size = 4096,
+		.passthrough = true,
 		.mem = { .mlock = true, .oom_score_adj = -1000,
 			 .set_oom_score_adj = true },
 	};
@@ -459,7 +478,6 @@ int attach_main(int argc, char **argv)
 	d.srv.exports = &d.exp;
 	d.att.sector_size = ao.sector_size;
 	d.att.read_only = ao.read_only;
-	snprintf(d.att.path, sizeof(d.att.path), "engine");
 	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
 		return 1;
 	if (attachment_each(already, d.att.image)) {

@@ -9,6 +9,7 @@
  * and a buffer from the worker's pool, read with readv so that a write's
  * data lands page-aligned, ready for O_DIRECT.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,13 +30,19 @@ struct fuse_session {
 	unsigned live_slots;	/* reading or busy; 0: the session is over */
 	bool ended;		/* the kernel side went away */
 	bool read_only;
+	bool want_passthrough;	/* --passthrough, and the backend can */
+	bool passthrough;	/* negotiated at INIT */
+	int backing_id;		/* from FUSE_DEV_IOC_BACKING_OPEN, or -1 */
+	int backing_fd;
+	atomic_bool passthrough_used; /* an OPEN was answered with it */
 	uint32_t proto_minor;
 	char scratch[8192];	/* a small request made contiguous */
 };
 
 /* allocate the slots from worker 0's pool (at start-up) */
 int fuse_session_init(struct fuse_session *fs, struct server *srv,
-		      struct export *exp, int fd, unsigned nr_slots);
+		      struct export *exp, int fd, unsigned nr_slots,
+		      bool passthrough);
 /* begin reading requests, on worker 0 */
 void fuse_session_start(struct fuse_session *fs);
 

@@ -10,6 +10,7 @@
 #include <linux/fuse.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "backend/align.h"
@@ -24,6 +25,18 @@
 #ifndef FUSE_ASYNC_DIO
 #define FUSE_ASYNC_DIO (1 << 15)
 #endif
+/* FUSE passthrough (7.40, Linux 6.9), newer than the headers here */
+#define PT_FLAG2 (1u << (37 - 32)) /* FUSE_PASSTHROUGH, in flags2 */
+#define PT_MINOR 40
+#define FOPEN_PASSTHROUGH_ (1u << 7)
+struct fuse_backing_map_ {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FUSE_DEV_IOC_BACKING_OPEN_                                             \
+	_IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map_)
+/* init_out of 7.40 has max_stack_depth where 7.38 has unused[0] */
 
 static void slot_arm(struct request *rq);
 
@@ -129,12 +142,25 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 				  in->minor :
 				  FUSE_KERNEL_MINOR_VERSION;
 	memset(out, 0, sizeof(*out));
+	/* flags2 exists only with INIT_EXT, and is in the request only then */
+	if (fs->want_passthrough && in->minor >= PT_MINOR &&
+	    (in->flags & FUSE_INIT_EXT) && (in->flags2 & PT_FLAG2)) {
+		fs->passthrough = true;
+		fs->proto_minor = PT_MINOR;
+		out->flags |= FUSE_INIT_EXT;
+		out->flags2 = PT_FLAG2;
+		/* the image sits on an ordinary file system: one level */
+		out->unused[0] = 1; /* max_stack_depth */
+	} else if (fs->want_passthrough) {
+		log_info("fuse: the kernel offers no passthrough: serving "
+			 "reads and writes through the engine");
+	}
 	out->major = FUSE_KERNEL_VERSION;
 	out->minor = fs->proto_minor;
 	out->max_readahead = in->max_readahead;
-	out->flags = (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
-		      FUSE_ASYNC_DIO) &
-		     in->flags;
+	out->flags |= (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
+		       FUSE_ASYNC_DIO) &
+		      in->flags;
 	out->max_background = fs->nr_slots;
 	out->congestion_threshold = fs->nr_slots * 3 / 4;
 	out->max_write = FUSE_MAX_WRITE;
@@ -166,19 +192,68 @@ static void op_setattr(struct fuse_session *fs, struct request *rq,
 	op_getattr(fs, rq);
 }
 
-static void op_open(struct fuse_session *fs, struct request *rq,
-		    const struct fuse_open_in *in)
+static void op_open_reply(struct fuse_session *fs, struct request *rq,
+			  uint32_t flags)
 {
 	struct fuse_open_out *out = reply_body(rq);
 
-	if (fs->read_only && (in->flags & O_ACCMODE) != O_RDONLY) {
+	if (fs->read_only && (flags & O_ACCMODE) != O_RDONLY) {
 		reply_err(rq, -EROFS);
 		return;
 	}
 	memset(out, 0, sizeof(*out));
 	out->fh = 1;
-	out->open_flags = FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
+	if (fs->passthrough && fs->backing_id >= 0) {
+		/* reads and writes go to the file; we answer the rest */
+		out->open_flags = FOPEN_PASSTHROUGH_;
+		out->padding = fs->backing_id;
+		atomic_store(&fs->passthrough_used, true);
+	} else {
+		out->open_flags = FOPEN_DIRECT_IO |
+				  FOPEN_PARALLEL_DIRECT_WRITES;
+	}
 	reply_struct(rq, sizeof(*out));
+}
+
+/* on a helper thread: an ioctl, once per session */
+static int backing_open_call(void *arg)
+{
+	struct request *rq = arg;
+	struct fuse_session *fs = rq_session(rq);
+	struct fuse_backing_map_ map = { .fd = fs->backing_fd };
+	int id = ioctl(fs->fd, FUSE_DEV_IOC_BACKING_OPEN_, &map);
+
+	return id < 0 ? -errno : id;
+}
+
+static void backing_opened(struct op *op, int res)
+{
+	struct request *rq = (struct request *)op;
+	struct fuse_session *fs = rq_session(rq);
+
+	if (res < 0) {
+		log_warn("fuse: FUSE_DEV_IOC_BACKING_OPEN: %s: serving reads "
+			 "and writes through the engine",
+			 strerror(-res));
+		fs->passthrough = false;
+	} else {
+		fs->backing_id = res;
+	}
+	op_open_reply(fs, rq, rq->stage);
+}
+
+static void op_open(struct fuse_session *fs, struct request *rq,
+		    const struct fuse_open_in *in)
+{
+	if (fs->passthrough && fs->backing_id < 0) {
+		/* the open's flags wait in the slot while the helper works */
+		rq->stage = in->flags;
+		rq->op = (struct op){ .done = backing_opened, .kind = OP_CALL,
+				      .fn = backing_open_call, .arg = rq };
+		fs->w->eng->submit(fs->w, &rq->op);
+		return;
+	}
+	op_open_reply(fs, rq, in->flags);
 }
 
 static void op_statfs(struct fuse_session *fs, struct request *rq)
@@ -488,7 +563,8 @@ static void session_begin(struct task *t)
 }
 
 int fuse_session_init(struct fuse_session *fs, struct server *srv,
-		      struct export *exp, int fd, unsigned nr_slots)
+		      struct export *exp, int fd, unsigned nr_slots,
+		      bool passthrough)
 {
 	struct worker *w = &srv->workers[0];
 
@@ -498,6 +574,11 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
 	fs->w = w;
 	fs->fd = fd;
 	fs->read_only = exp->read_only;
+	fs->backing_id = -1;
+	fs->backing_fd = exp->be->ops->passthrough_fd ?
+				 exp->be->ops->passthrough_fd(exp->be) :
+				 -ENOTSUP;
+	fs->want_passthrough = passthrough && fs->backing_fd >= 0;
 	fs->tenant.stop = session_stop;
 	fs->start.run = session_begin;
 	fs->slots = calloc(nr_slots, sizeof(*fs->slots));

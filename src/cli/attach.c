@@ -40,6 +40,7 @@ struct attach_opts {
 	struct memsafe_opts mem;
 	bool foreground;
 	bool passthrough;
+	int log_level;		/* once the terminal is let go */
 };
 
 void attach_usage(void)
@@ -230,12 +231,6 @@ static int image_key(const char *image, char *out, size_t len)
 	return 0;
 }
 
-static int already(const struct attachment *a, void *arg)
-{
-	return pid_alive(a->pid) && !strcmp(a->image, arg) &&
-	       strncmp(a->image, "memory:", 7);
-}
-
 /* ---- the daemon ---- */
 
 struct daemon {
@@ -247,6 +242,79 @@ struct daemon {
 	bool mounted;
 	int fuse_fd, loop_fd;
 };
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*o++ = (s[1] - '0') << 6 | (s[2] - '0') << 3 |
+			       (s[3] - '0');
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* is mount point m on the way to path p (p itself, or above it)? */
+static bool on_path(const char *m, const char *p)
+{
+	size_t n = strlen(m);
+
+	if (!strcmp(m, "/"))
+		return true;
+	return !strncmp(m, p, n) && (p[n] == '/' || p[n] == '\0');
+}
+
+/*
+ * The new namespace starts with a copy of every mount there is.  A copy
+ * would keep its file system alive after the host unmounts it, and its
+ * device claimed: detach all but what the daemon needs.  Deepest first,
+ * so that each is a leaf when it goes.
+ */
+static void prune_mounts(const char *rundir)
+{
+	const char *keep[] = { "/dev", "/proc", "/sys", rundir };
+	char line[8192];
+	char *mounts[1024];
+	unsigned n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return;
+	while (n < 1024 && fgets(line, sizeof(line), f)) {
+		char mnt[4096];
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape(mnt);
+		mounts[n++] = strdup(mnt);
+	}
+	fclose(f);
+	for (int depth = 64; depth > 0; depth--)
+		for (unsigned i = 0; i < n; i++) {
+			const char *m = mounts[i];
+			int dd = 0;
+			bool needed = false;
+
+			if (!m)
+				continue;
+			for (const char *c = m; *c; c++)
+				dd += *c == '/';
+			if (dd != depth)
+				continue;
+			for (unsigned k = 0; k < 4; k++)
+				needed |= on_path(m, keep[k]);
+			if (!needed)
+				umount2(m, MNT_DETACH);
+		}
+	for (unsigned i = 0; i < n; i++)
+		free(mounts[i]);
+}
 
 static int private_mount(struct daemon *d, int fuse_fd)
 {
@@ -262,6 +330,7 @@ static int private_mount(struct daemon *d, int fuse_fd)
 			  strerror(errno));
 		return err;
 	}
+	prune_mounts(runtime_dir());
 	fd = open(d->mnt, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int err = -errno;
@@ -335,6 +404,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	int ret, status = 1, file_fd;
 
 	d->att.pid = getpid();
+	d->att.start_time = pid_start_time(d->att.pid);
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
@@ -418,6 +488,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			dup2(lfd, STDERR_FILENO);
 			close(lfd);
 		}
+		log_level = ao->log_level;
 		dprintf(ready_fd, "%s\n", d->att.device);
 		close(ready_fd);
 		lfd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -462,10 +533,18 @@ int attach_main(int argc, char **argv)
 	pid_t pid;
 	ssize_t n;
 
+	int want_level;
+
 	server_config_defaults(&d.srv.cfg);
 	d.srv.cfg.threads = 1; /* one FUSE session, on worker 0 */
+	log_level = -1;
 	if (parse_attach(argc, argv, &d.srv.cfg, &ao) < 0)
 		return 2;
+	/* like losetup, the terminal gets the device, warnings and errors;
+	 * the daemon's log file gets the rest */
+	want_level = log_level < 0 ? LOG_INFO : log_level;
+	log_level = log_level < 0 ? LOG_WARN : log_level;
+	ao.log_level = want_level;
 	if (geteuid() != 0) {
 		log_error("attach: needs root (it mounts FUSE and configures "
 			  "a loop device)");
@@ -480,13 +559,27 @@ int attach_main(int argc, char **argv)
 	d.att.read_only = ao.read_only;
 	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
 		return 1;
-	if (attachment_each(already, d.att.image)) {
-		log_error("%s: already attached (see 'lloop list')",
-			  d.att.image);
-		return 1;
-	}
 	if (runtime_make_dirs() < 0)
 		return 1;
+	/*
+	 * Two devices writing one image would corrupt it.  The lock passes
+	 * to the daemon with the fork and the kernel drops it when the
+	 * daemon ends, however it ends.
+	 */
+	if (strncmp(d.att.image, "memory:", 7)) {
+		int lock = image_lock(d.att.image);
+
+		if (lock == -EBUSY) {
+			log_error("%s: already attached (see 'lloop list')",
+				  d.att.image);
+			return 1;
+		}
+		if (lock < 0) {
+			log_error("%s: cannot lock it in %s: %s", d.att.image,
+				  runtime_dir(), strerror(-lock));
+			return 1;
+		}
+	}
 	if (ao.foreground)
 		return run_daemon(&d, &ao, -1);
 

@@ -76,7 +76,7 @@ int detach_main(int argc, char **argv)
 			  argv[1], f.n);
 		return 1;
 	}
-	if (!pid_alive(a->pid)) {
+	if (!attachment_alive(a)) {
 		attachment_remove(a->pid);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);
@@ -93,7 +93,7 @@ int detach_main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < DETACH_WAIT_SECONDS * 10; i++) {
-		if (!pid_alive(a->pid))
+		if (!attachment_alive(a))
 			return 0;
 		usleep(100000);
 	}

@@ -38,7 +38,7 @@ static void json_str(const char *s)
 static int show(const struct attachment *a, void *arg)
 {
 	struct listing *l = arg;
-	bool alive = pid_alive(a->pid);
+	bool alive = attachment_alive(a);
 
 	if (l->json) {
 		printf("%s{\"device\":", l->n ? "," : "");

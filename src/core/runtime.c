@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,9 +31,13 @@ int runtime_make_dirs(void)
 {
 	char path[4096];
 
+	char locks[4096];
+
 	snprintf(path, sizeof(path), "%s/attach", runtime_dir());
+	snprintf(locks, sizeof(locks), "%s/locks", runtime_dir());
 	if ((mkdir(runtime_dir(), 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+	    (mkdir(path, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(locks, 0700) < 0 && errno != EEXIST)) {
 		int err = -errno;
 
 		log_error("%s: cannot create: %s", path, strerror(errno));
@@ -54,9 +59,10 @@ int attachment_write(const struct attachment *a)
 		return -errno;
 	fprintf(f,
 		"device=%s\nimage=%s\nsize=%llu\nsector_size=%u\npid=%d\n"
-		"read_only=%d\ndirect_io=%d\npath=%s\n",
+		"start_time=%llu\nread_only=%d\ndirect_io=%d\npath=%s\n",
 		a->device, a->image, (unsigned long long)a->size,
-		a->sector_size, a->pid, a->read_only, a->direct_io, a->path);
+		a->sector_size, a->pid, (unsigned long long)a->start_time,
+		a->read_only, a->direct_io, a->path);
 	if (fclose(f) != 0 || rename(tmp, path) < 0) {
 		unlink(tmp);
 		return -EIO;
@@ -90,6 +96,8 @@ int attachment_read(const char *path, struct attachment *a)
 			a->sector_size = strtoul(v, NULL, 10);
 		else if (!strcmp(line, "pid"))
 			a->pid = atoi(v);
+		else if (!strcmp(line, "start_time"))
+			a->start_time = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "read_only"))
 			a->read_only = atoi(v);
 		else if (!strcmp(line, "direct_io"))
@@ -111,9 +119,58 @@ void attachment_remove(pid_t pid)
 			unlink(path);
 }
 
-bool pid_alive(pid_t pid)
+uint64_t pid_start_time(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* the name may hold spaces and parentheses: go past the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+bool attachment_alive(const struct attachment *a)
+{
+	return a->pid > 0 && a->start_time &&
+	       pid_start_time(a->pid) == a->start_time;
+}
+
+int image_lock(const char *image)
+{
+	char path[4200];
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the image's path */
+	int fd;
+
+	for (const char *c = image; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	/* never removed: unlinking a lock file races with its next user */
+	snprintf(path, sizeof(path), "%s/locks/%016llx.lock", runtime_dir(),
+		 (unsigned long long)h);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int attachment_each(int (*fn)(const struct attachment *a, void *arg),

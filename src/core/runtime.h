@@ -5,7 +5,8 @@
  * Attachments are kept as small files under the runtime directory, one
  * per attach daemon: RUNDIR/attach/PID.state (what `lloop list` shows),
  * PID.img (the FUSE mount point, in the daemon's own mount namespace),
- * PID.sock (its control socket) and PID.log.
+ * PID.sock (its control socket) and PID.log; and RUNDIR/locks/HASH.lock,
+ * held by the daemon serving the image whose path hashes to HASH.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ struct attachment {
 	uint64_t size;
 	unsigned sector_size;
 	pid_t pid;
+	uint64_t start_time;	/* of pid, so that a reused pid is not it */
 	bool read_only;
 	bool direct_io;		/* the loop device's, as the kernel set it */
 	char path[16];		/* "engine" or "passthrough" */
@@ -33,7 +35,13 @@ int attachment_write(const struct attachment *a);
 int attachment_read(const char *path, struct attachment *a);
 /* remove PID's state, mount point, socket and log */
 void attachment_remove(pid_t pid);
-bool pid_alive(pid_t pid);
+/* the daemon of a is running: its pid, with the start time recorded */
+bool attachment_alive(const struct attachment *a);
+/* start time of pid (clock ticks since boot), 0 when it does not run */
+uint64_t pid_start_time(pid_t pid);
+/* hold an exclusive lock on IMAGE for as long as the returned fd lives
+ * (in this process or its forks): -EBUSY when another holds it */
+int image_lock(const char *image);
 /* call fn for every state file; stops when fn returns non-zero */
 int attachment_each(int (*fn)(const struct attachment *a, void *arg),
 		    void *arg);

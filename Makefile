@@ -9,7 +9,7 @@ MESON_SAN := -Db_sanitize=$(SANITIZE) -Db_lundef=false
 endif
 export BUILD
 
-.PHONY: all deps check-deps demo check unit interop clean format
+.PHONY: all deps check-deps demo check bench clean format
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -39,6 +39,11 @@ demo: deps
 check: check-deps
 	$(MAKE) all
 	tests/run
+
+# measures lloop against its peers; BENCH_ARGS=--quick for a short run
+bench: check-deps
+	$(MAKE) all
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-san

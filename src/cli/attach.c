@@ -181,7 +181,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 				return bad("--log-level", optarg,
 					   "expected error, warning, info or "
 					   "debug");
-			log_level = lvl;
+			ao->log_level = lvl;
 			break;
 		case O_FOREGROUND:
 			ao->foreground = true;
@@ -229,6 +229,23 @@ static int image_key(const char *image, char *out, size_t len)
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * A device whose daemon died stays bound while something holds it open,
+ * and with passthrough the kernel still writes the image through it: an
+ * image in that state must not get a second device.
+ */
+static int orphaned(const struct attachment *a, void *arg)
+{
+	struct attachment *want = arg;
+
+	if (strcmp(a->image, want->image) || !strncmp(a->image, "memory:", 7))
+		return 0;
+	if (attachment_alive(a) || !attachment_device_held(a))
+		return 0;
+	snprintf(want->device, sizeof(want->device), "%s", a->device);
+	return 1;
 }
 
 /* ---- the daemon ---- */
@@ -387,11 +404,11 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	 * its last close: serve until then, or that opener would hang.
 	 */
 	for (int i = 0; loopdev_bound(d->att.device); i++) {
-		if (i == 5)
+		if (i == 50)
 			log_info("%s: still open elsewhere; serving until its "
 				 "last user closes it",
 				 d->att.device);
-		sleep(1);
+		usleep(20000);
 	}
 	return 0;
 }
@@ -537,13 +554,13 @@ int attach_main(int argc, char **argv)
 
 	server_config_defaults(&d.srv.cfg);
 	d.srv.cfg.threads = 1; /* one FUSE session, on worker 0 */
-	log_level = -1;
+	ao.log_level = -1;
 	if (parse_attach(argc, argv, &d.srv.cfg, &ao) < 0)
 		return 2;
 	/* like losetup, the terminal gets the device, warnings and errors;
 	 * the daemon's log file gets the rest */
-	want_level = log_level < 0 ? LOG_INFO : log_level;
-	log_level = log_level < 0 ? LOG_WARN : log_level;
+	want_level = ao.log_level < 0 ? LOG_INFO : ao.log_level;
+	log_level = ao.log_level < 0 ? LOG_WARN : ao.log_level;
 	ao.log_level = want_level;
 	if (geteuid() != 0) {
 		log_error("attach: needs root (it mounts FUSE and configures "
@@ -561,6 +578,12 @@ int attach_main(int argc, char **argv)
 		return 1;
 	if (runtime_make_dirs() < 0)
 		return 1;
+	if (attachment_each(orphaned, &d.att) > 0) {
+		log_error("%s: still bound to %s, whose daemon died; unmount "
+			  "it, then 'lloop detach %s'",
+			  d.att.image, d.att.device, d.att.device);
+		return 1;
+	}
 	/*
 	 * Two devices writing one image would corrupt it.  The lock passes
 	 * to the daemon with the fork and the kernel drops it when the

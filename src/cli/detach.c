@@ -77,6 +77,15 @@ int detach_main(int argc, char **argv)
 		return 1;
 	}
 	if (!attachment_alive(a)) {
+		if (attachment_device_held(a)) {
+			/* keep the state: it stops a second attach */
+			log_error("detach: %s: its daemon (pid %d) died, and "
+				  "the device is still open (mounted?): "
+				  "unmount it, and the kernel frees it; then "
+				  "detach again",
+				  a->device, a->pid);
+			return 1;
+		}
 		attachment_remove(a->pid);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);

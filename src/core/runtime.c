@@ -137,9 +137,11 @@ uint64_t pid_start_time(pid_t pid)
 	buf[n] = '\0';
 	/* the name may hold spaces and parentheses: go past the last ')' */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				"%*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0; /* dead, not yet reaped */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			  "%*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &start) != 1)
 		return 0;
 	return start;
 }
@@ -150,17 +152,40 @@ bool attachment_alive(const struct attachment *a)
 	       pid_start_time(a->pid) == a->start_time;
 }
 
+bool attachment_device_held(const struct attachment *a)
+{
+	char path[128], backing[4096] = "", mnt[4096];
+	const char *name = strrchr(a->device, '/');
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file",
+		 name ? name + 1 : a->device);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* unbound */
+	n = read(fd, backing, sizeof(backing) - 1);
+	close(fd);
+	backing[n > 0 ? n : 0] = '\0';
+	backing[strcspn(backing, "\n")] = '\0';
+	/* our FUSE file; once the daemon's namespace is gone, "/" */
+	runtime_file(mnt, sizeof(mnt), a->pid, "img");
+	return !strcmp(backing, mnt) || !strcmp(backing, "/");
+}
+
 int image_lock(const char *image)
 {
 	char path[4200];
-	uint64_t h = 1469598103934665603ull; /* FNV-1a of the image's path */
+	struct stat st;
 	int fd;
 
-	for (const char *c = image; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	if (stat(image, &st) < 0)
+		return -errno;
 	/* never removed: unlinking a lock file races with its next user */
-	snprintf(path, sizeof(path), "%s/locks/%016llx.lock", runtime_dir(),
-		 (unsigned long long)h);
+	snprintf(path, sizeof(path), "%s/locks/%llx-%llx.lock", runtime_dir(),
+		 (unsigned long long)(S_ISBLK(st.st_mode) ? st.st_rdev :
+							     st.st_dev),
+		 (unsigned long long)(S_ISBLK(st.st_mode) ? 0 : st.st_ino));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;

@@ -37,10 +37,14 @@ int attachment_read(const char *path, struct attachment *a);
 void attachment_remove(pid_t pid);
 /* the daemon of a is running: its pid, with the start time recorded */
 bool attachment_alive(const struct attachment *a);
-/* start time of pid (clock ticks since boot), 0 when it does not run */
+/* the loop device of a (dead) attachment is still bound to its file */
+bool attachment_device_held(const struct attachment *a);
+/* start time of pid (clock ticks since boot), 0 when it does not run
+ * (a zombie does not) */
 uint64_t pid_start_time(pid_t pid);
-/* hold an exclusive lock on IMAGE for as long as the returned fd lives
- * (in this process or its forks): -EBUSY when another holds it */
+/* hold an exclusive lock on IMAGE, by device and inode so that a link
+ * is the same image, for as long as the returned fd lives (in this
+ * process or its forks): -EBUSY when another holds it */
 int image_lock(const char *image);
 /* call fn for every state file; stops when fn returns non-zero */
 int attachment_each(int (*fn)(const struct attachment *a, void *arg),

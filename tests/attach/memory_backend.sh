@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# memory:SIZE as a device: a random 8 MiB pattern written with O_DIRECT
+# reads back the same; a discarded range and a zeroed range read back as
+# zeroes and the rest is untouched; detach leaves nothing behind.
+. "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/attach_lib.sh"
+describe "memory:64M: direct writes read back, discard and zeroout read back zero"
+need blkdiscard blockdev cmp
+
+attach memory:64M
+DEV=$ATTACH_DEV
+# memory: has no file for passthrough: always the engine
+assert_eq "$(list_field "$DEV" path)" engine "I/O path of memory:64M"
+assert_eq "$(blockdev --getsize64 "$DEV")" $((64 << 20)) "size of $DEV"
+assert_eq "$(list_field "$DEV" image)" memory:64M "image in lloop list"
+
+head -c $((8 << 20)) /dev/urandom >"$T/pattern"
+dd if="$T/pattern" of="$DEV" bs=1M oflag=direct status=none || fail "dd to $DEV failed"
+dd if="$DEV" of="$T/back" bs=1M count=8 iflag=direct status=none || fail "dd from $DEV failed"
+cmp "$T/pattern" "$T/back" || fail "8 MiB read back from $DEV differ from what was written"
+log "8 MiB written and read back with O_DIRECT"
+
+# discard [1 MiB, 3 MiB) and zero out [5 MiB, 5.5 MiB)
+blkdiscard -o $((1 << 20)) -l $((2 << 20)) "$DEV" || fail "blkdiscard of 2 MiB at 1 MiB failed"
+blkdiscard -z -o $((5 << 20)) -l $((512 << 10)) "$DEV" || fail "blkdiscard -z of 512 KiB at 5 MiB failed"
+"$PY" - "$T/pattern" "$T/expect" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[1 << 20:3 << 20] = bytes(2 << 20)
+b[5 << 20:(5 << 20) + (512 << 10)] = bytes(512 << 10)
+open(sys.argv[2], "wb").write(b)
+PYEOF
+dd if="$DEV" of="$T/back2" bs=1M count=8 iflag=direct status=none || fail "dd from $DEV failed"
+cmp "$T/expect" "$T/back2" ||
+	fail "after blkdiscard: $DEV does not read zeroes in the discarded/zeroed ranges and the pattern elsewhere"
+zeros=$(op_requests "$ATTACH_PID" zero)
+echo "zero requests seen by the daemon: $zeros"
+[ "$zeros" -ge 2 ] || fail "lloop stats counts $zeros zero requests after a discard and a zeroout, expected >= 2"
+log "discarded and zeroed ranges read back as zeroes, the rest unchanged"
+
+detach "$DEV"
+assert_nothing_left "lloop detach"

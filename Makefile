@@ -5,7 +5,9 @@ BUILD ?= build
 MESON_SAN :=
 else
 BUILD ?= build-san
-MESON_SAN := -Db_sanitize=$(SANITIZE) -Db_lundef=false
+# a report must fail the run, not scroll by
+MESON_SAN := -Db_sanitize=$(SANITIZE) -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
 endif
 export BUILD
 

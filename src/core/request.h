@@ -72,7 +72,8 @@ struct request {
 	int error;		/* negative errno to reply with */
 	struct iovec iov[3];
 	int iovcnt;
-	uint8_t hdr[192];	/* headers: NBD reply; FUSE request and reply */
+	/* headers: NBD reply; FUSE request and reply, cast to their structs */
+	uint8_t hdr[192] __attribute__((aligned(8)));
 	struct request *next;	/* pool free list, send queue */
 	struct task task;	/* backend: retry after a conflict */
 	uint64_t start_ns;	/* for the latency histogram */

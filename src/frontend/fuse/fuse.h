@@ -36,7 +36,8 @@ struct fuse_session {
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */
 	uint32_t proto_minor;
-	char scratch[8192];	/* a small request made contiguous */
+	/* a small request made contiguous, read through its structs */
+	char scratch[8192] __attribute__((aligned(8)));
 };
 
 /* allocate the slots from worker 0's pool (at start-up) */

@@ -43,7 +43,8 @@ check: check-deps
 	tests/run
 
 # measures lloop against its peers; BENCH_ARGS=--quick for a short run
-bench: check-deps
+bench:
+	scripts/deps bench
 	$(MAKE) all
 	bench/run $(BENCH_ARGS)
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/control.h"
 #include "core/log.h"
 #include "core/memsafe.h"
@@ -75,23 +76,10 @@ void attach_usage(void)
 
 enum {
 	O_SECTOR = 256,
-	O_CACHE,
-	O_ENGINE,
-	O_QD,
-	O_BUFMEM,
-	O_NOMLOCK,
-	O_OOM,
-	O_LOGLEVEL,
 	O_FOREGROUND,
 	O_PASSTHROUGH,
 	O_NO_PASSTHROUGH,
 };
-
-static int bad(const char *opt, const char *val, const char *why)
-{
-	log_error("%s %s: %s", opt, val, why);
-	return -EINVAL;
-}
 
 static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			struct attach_opts *ao)
@@ -99,26 +87,31 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 	static const struct option opts[] = {
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "sector-size", required_argument, NULL, O_SECTOR },
-		{ "cache", required_argument, NULL, O_CACHE },
-		{ "engine", required_argument, NULL, O_ENGINE },
-		{ "queue-depth", required_argument, NULL, O_QD },
-		{ "buffer-memory", required_argument, NULL, O_BUFMEM },
-		{ "no-mlock", no_argument, NULL, O_NOMLOCK },
-		{ "oom-score-adj", required_argument, NULL, O_OOM },
-		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
 		{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
 		{ "help", no_argument, NULL, 'h' },
+		COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v;
+	const struct common_opts common = {
+		.cfg = cfg,
+		.mem = &ao->mem,
+		.log_level = &ao->log_level,
+		.min_queue_depth = FUSE_SLOTS,
+		.min_buffer_memory = 64u << 20, /* the FUSE slots need 32M */
+	};
 	unsigned u;
-	int c, lvl;
+	int c, ret;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":rh", opts, NULL)) != -1) {
+		ret = common_option(c, optarg, &common);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			continue;
 		switch (c) {
 		case 'r':
 			ao->read_only = true;
@@ -126,62 +119,9 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		case O_SECTOR:
 			if (parse_uint(optarg, 512, 4096, &u) < 0 ||
 			    (u != 512 && u != 4096))
-				return bad("--sector-size", optarg,
-					   "expected 512 or 4096");
+				return option_bad("--sector-size", optarg,
+						  "expected 512 or 4096");
 			ao->sector_size = u;
-			break;
-		case O_CACHE:
-			if (!strcmp(optarg, "none"))
-				cfg->bopts.cache = CACHE_NONE;
-			else if (!strcmp(optarg, "writeback"))
-				cfg->bopts.cache = CACHE_WRITEBACK;
-			else
-				return bad("--cache", optarg,
-					   "expected none or writeback");
-			break;
-		case O_ENGINE:
-			if (!strcmp(optarg, "uring"))
-				cfg->engine = ENGINE_URING;
-			else if (!strcmp(optarg, "threads"))
-				cfg->engine = ENGINE_THREADS;
-			else
-				return bad("--engine", optarg,
-					   "expected uring or threads");
-			break;
-		case O_QD:
-			if (parse_uint(optarg, FUSE_SLOTS, 4096,
-				       &cfg->queue_depth) < 0)
-				return bad("--queue-depth", optarg,
-					   "expected 16 to 4096");
-			break;
-		case O_BUFMEM:
-			if (parse_size(optarg, &v) < 0 || v < (64u << 20) ||
-			    v > (1ULL << 34) || (v & (v - 1)))
-				return bad("--buffer-memory", optarg,
-					   "expected a power of two from 64M "
-					   "to 16G");
-			cfg->buffer_memory = v;
-			break;
-		case O_NOMLOCK:
-			ao->mem.mlock = false;
-			break;
-		case O_OOM: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-
-			if (!optarg[0] || *end || n < -1000 || n > 1000)
-				return bad("--oom-score-adj", optarg,
-					   "expected -1000 to 1000");
-			ao->mem.oom_score_adj = n;
-			break;
-		}
-		case O_LOGLEVEL:
-			lvl = log_parse_level(optarg);
-			if (lvl < 0)
-				return bad("--log-level", optarg,
-					   "expected error, warning, info or "
-					   "debug");
-			ao->log_level = lvl;
 			break;
 		case O_FOREGROUND:
 			ao->foreground = true;
@@ -195,15 +135,8 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		case 'h':
 			attach_usage();
 			exit(0);
-		case ':':
-			log_error("attach: %s needs a value", argv[optind - 1]);
-			return -EINVAL;
 		default:
-			log_error("attach: unknown option '%s' (see 'lloop "
-				  "attach --help')",
-				  optopt ? (char[]){ '-', (char)optopt, 0 } :
-					   argv[optind - 1]);
-			return -EINVAL;
+			return option_unknown("attach", c, argv);
 		}
 	}
 	if (optind != argc - 1) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/control.h"
 #include "core/log.h"
 #include "core/memsafe.h"
@@ -73,17 +74,9 @@ void serve_usage(void)
 
 enum {
 	OPT_CREATE = 256,
-	OPT_CACHE,
-	OPT_ENGINE,
-	OPT_QUEUE_DEPTH,
-	OPT_BUFFER_MEMORY,
 	OPT_MAX_CONNECTIONS,
 	OPT_PIDFILE,
 	OPT_DAEMON,
-	OPT_LOG_LEVEL,
-	OPT_MLOCK,
-	OPT_NO_MLOCK,
-	OPT_OOM_SCORE_ADJ,
 	OPT_CONTROL,
 };
 
@@ -91,49 +84,50 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "create", required_argument, NULL, OPT_CREATE },
-	{ "cache", required_argument, NULL, OPT_CACHE },
-	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "threads", required_argument, NULL, 't' },
-	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
-	{ "buffer-memory", required_argument, NULL, OPT_BUFFER_MEMORY },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "mlock", no_argument, NULL, OPT_MLOCK },
-	{ "no-mlock", no_argument, NULL, OPT_NO_MLOCK },
-	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, 'h' },
+	COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
-
-static int bad(const char *opt, const char *val, const char *why)
-{
-	log_error("%s %s: %s", opt, val, why);
-	return -EINVAL;
-}
 
 static int parse_options(int argc, char **argv, struct server_config *cfg,
 			 struct serve_opts *so)
 {
+	const struct common_opts common = {
+		.cfg = cfg,
+		.mem = &so->mem,
+		.log_level = &log_level,
+		.min_queue_depth = 1,
+		.min_buffer_memory = 1 << 20,
+	};
 	struct listen_addr la;
 	uint64_t v;
-	int c, lvl;
+	int c, ret;
 
 	optind = 1;
 	opterr = 0; /* one line per error, ours */
 	while ((c = getopt_long(argc, argv, ":l:rt:h", long_opts, NULL)) !=
 	       -1) {
+		ret = common_option(c, optarg, &common);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			continue;
 		switch (c) {
 		case 'l':
 			if (so->nr_listen == MAX_LISTEN)
-				return bad("--listen", optarg,
-					   "too many listeners (at most 16)");
+				return option_bad("--listen", optarg,
+						  "too many listeners (at most "
+						  "16)");
 			if (parse_listen(optarg, &la) < 0)
-				return bad("--listen", optarg,
-					   "expected tcp://HOST:PORT, "
-					   "tcp://[IPV6]:PORT or unix:PATH");
+				return option_bad("--listen", optarg,
+						  "expected tcp://HOST:PORT, "
+						  "tcp://[IPV6]:PORT or "
+						  "unix:PATH");
 			so->listen[so->nr_listen++] = optarg;
 			break;
 		case 'r':
@@ -141,51 +135,20 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 			break;
 		case OPT_CREATE:
 			if (parse_size(optarg, &v) < 0 || !v)
-				return bad("--create", optarg,
-					   "not a size (e.g. 10G)");
+				return option_bad("--create", optarg,
+						  "not a size (e.g. 10G)");
 			cfg->bopts.create_size = v;
-			break;
-		case OPT_CACHE:
-			if (!strcmp(optarg, "none"))
-				cfg->bopts.cache = CACHE_NONE;
-			else if (!strcmp(optarg, "writeback"))
-				cfg->bopts.cache = CACHE_WRITEBACK;
-			else
-				return bad("--cache", optarg,
-					   "expected none or writeback");
-			break;
-		case OPT_ENGINE:
-			if (!strcmp(optarg, "uring"))
-				cfg->engine = ENGINE_URING;
-			else if (!strcmp(optarg, "threads"))
-				cfg->engine = ENGINE_THREADS;
-			else
-				return bad("--engine", optarg,
-					   "expected uring or threads");
 			break;
 		case 't':
 			if (parse_uint(optarg, 1, 128, &cfg->threads) < 0)
-				return bad("--threads", optarg,
-					   "expected 1 to 128");
-			break;
-		case OPT_QUEUE_DEPTH:
-			if (parse_uint(optarg, 1, 4096, &cfg->queue_depth) < 0)
-				return bad("--queue-depth", optarg,
-					   "expected 1 to 4096");
-			break;
-		case OPT_BUFFER_MEMORY:
-			if (parse_size(optarg, &v) < 0 || v < (1 << 20) ||
-			    v > (1ULL << 34) || (v & (v - 1)))
-				return bad("--buffer-memory", optarg,
-					   "expected a power of two from 1M "
-					   "to 16G");
-			cfg->buffer_memory = v;
+				return option_bad("--threads", optarg,
+						  "expected 1 to 128");
 			break;
 		case OPT_MAX_CONNECTIONS:
 			if (parse_uint(optarg, 1, 65536,
 				       &cfg->max_connections) < 0)
-				return bad("--max-connections", optarg,
-					   "expected 1 to 65536");
+				return option_bad("--max-connections", optarg,
+						  "expected 1 to 65536");
 			break;
 		case OPT_PIDFILE:
 			so->pidfile = optarg;
@@ -193,47 +156,14 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 		case OPT_DAEMON:
 			so->daemon = true;
 			break;
-		case OPT_LOG_LEVEL:
-			lvl = log_parse_level(optarg);
-			if (lvl < 0)
-				return bad("--log-level", optarg,
-					   "expected error, warning, info or "
-					   "debug");
-			log_level = lvl;
-			break;
-		case OPT_MLOCK:
-			so->mem.mlock = true;
-			break;
-		case OPT_NO_MLOCK:
-			so->mem.mlock = false;
-			break;
-		case OPT_OOM_SCORE_ADJ: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (!optarg[0] || *end || v < -1000 || v > 1000)
-				return bad("--oom-score-adj", optarg,
-					   "expected -1000 to 1000");
-			so->mem.oom_score_adj = v;
-			break;
-		}
 		case OPT_CONTROL:
 			so->control = optarg;
 			break;
 		case 'h':
 			serve_usage();
 			exit(0);
-		case ':':
-			log_error("serve: %s needs a value (see 'lloop serve "
-				  "--help')",
-				  argv[optind - 1]);
-			return -EINVAL;
 		default:
-			log_error("serve: unknown option '%s' (see 'lloop serve "
-				  "--help')",
-				  optopt ? (char[]){ '-', (char)optopt, 0 } :
-					   argv[optind - 1]);
-			return -EINVAL;
+			return option_unknown("serve", c, argv);
 		}
 	}
 	if (optind == argc) {

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef LLOOP_OPTIONS_H
+#define LLOOP_OPTIONS_H
+/*
+ * The options lloop serve and lloop attach share, parsed in one place so
+ * that both say the same thing about a bad value.
+ */
+#include <getopt.h>
+#include <stdint.h>
+
+#include "core/memsafe.h"
+#include "core/server.h"
+
+/* above any subcommand's own option values */
+enum {
+	OPT_CACHE = 0x1000,
+	OPT_ENGINE,
+	OPT_QUEUE_DEPTH,
+	OPT_BUFFER_MEMORY,
+	OPT_MLOCK,
+	OPT_NO_MLOCK,
+	OPT_OOM_SCORE_ADJ,
+	OPT_LOG_LEVEL,
+};
+
+#define COMMON_LONG_OPTIONS                                                    \
+	{ "cache", required_argument, NULL, OPT_CACHE },                       \
+	{ "engine", required_argument, NULL, OPT_ENGINE },                     \
+	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },           \
+	{ "buffer-memory", required_argument, NULL, OPT_BUFFER_MEMORY },       \
+	{ "mlock", no_argument, NULL, OPT_MLOCK },                             \
+	{ "no-mlock", no_argument, NULL, OPT_NO_MLOCK },                       \
+	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },       \
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL }
+
+struct common_opts {
+	struct server_config *cfg;
+	struct memsafe_opts *mem;
+	int *log_level;
+	unsigned min_queue_depth;
+	uint64_t min_buffer_memory;
+};
+
+/* 1: c was a common option, taken; 0: not one; -EINVAL: bad (said) */
+int common_option(int c, const char *arg, const struct common_opts *o);
+/* "OPT VAL: WHY" as the one line; returns -EINVAL */
+int option_bad(const char *opt, const char *val, const char *why);
+/* the one line for getopt's ':' (no value) or '?' (unknown); -EINVAL */
+int option_unknown(const char *cmd, int c, char **argv);
+
+#endif

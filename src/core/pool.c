@@ -81,8 +81,3 @@ void pool_put_buffer(struct pool *p, char *buf)
 {
 	buddy_free(&p->buddy, buf - p->arena);
 }
-
-size_t pool_max_buffer(const struct pool *p)
-{
-	return buddy_max_alloc(&p->buddy);
-}

@@ -29,7 +29,5 @@ void pool_put_request(struct pool *p, struct request *rq);
 /* a buffer of at least len bytes, aligned to 4096, or NULL */
 char *pool_take_buffer(struct pool *p, size_t len);
 void pool_put_buffer(struct pool *p, char *buf);
-/* the largest buffer the pool can hand out */
-size_t pool_max_buffer(const struct pool *p);
 
 #endif

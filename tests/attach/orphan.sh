@@ -22,11 +22,19 @@ for path in "${PATHS[@]}"; do
 	mkfs.ext4 -q "$DEV" || fail "mkfs.ext4 $DEV"
 	mount_dev "$DEV" "$T/mnt-$path"
 	kill -KILL "$PID"
+	# dead means a zombie or gone: only then are its files, and so its
+	# image lock, closed (its exe link goes earlier, with its memory)
+	dead() {
+		local st
+		st=$(cat "/proc/$PID/stat" 2>/dev/null) || return 0
+		st=${st##*) }
+		[ "${st%% *}" = Z ]
+	}
 	for ((i = 0; i < 100; i++)); do
-		_is_lloop_pid "$PID" || break
+		dead && break
 		sleep 0.1
 	done
-	! _is_lloop_pid "$PID" || fail "daemon $PID still runs 10 s after kill -9"
+	dead || fail "daemon $PID still runs 10 s after kill -9"
 
 	attach_try "$img" $(path_opts "$path")
 	echo "second attach: exit $ATTACH_RC: $(cat "$ATTACH_ERR")"

@@ -11,7 +11,7 @@ MESON_SAN := -Db_sanitize=$(SANITIZE) -Db_lundef=false \
 endif
 export BUILD
 
-.PHONY: all deps check-deps demo check bench clean format
+.PHONY: all deps check-deps demo check bench fuzz vm-check clean format
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -48,8 +48,18 @@ bench:
 	$(MAKE) all
 	bench/run $(BENCH_ARGS)
 
+# the libFuzzer targets, each for FUZZ_SECONDS (clang build in build-fuzz)
+FUZZ_SECONDS ?= 60
+fuzz: check-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
+# the kernel test rig alone: a qemu guest with the nbd driver and swap
+vm-check: check-deps
+	$(MAKE) all
+	tests/run vm
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -41,6 +41,7 @@ struct attach_opts {
 	struct memsafe_opts mem;
 	bool foreground;
 	bool passthrough;
+	bool fuse_uring;
 	int log_level;		/* once the terminal is let go */
 };
 
@@ -67,6 +68,8 @@ void attach_usage(void)
 	       "                           straight to it (FUSE passthrough;\n"
 	       "                           the default where the kernel has it)\n"
 	       "      --no-passthrough     every request through lloop's engine\n"
+	       "      --fuse-uring         FUSE over io_uring (Linux 6.14+); sets\n"
+	       "                           the fuse module's enable_uring\n"
 	       "      --foreground         stay in the foreground (debugging)\n"
 	       "  -h, --help               this text\n"
 	       "\n"
@@ -79,6 +82,7 @@ enum {
 	O_FOREGROUND,
 	O_PASSTHROUGH,
 	O_NO_PASSTHROUGH,
+	O_FUSE_URING,
 };
 
 static int parse_attach(int argc, char **argv, struct server_config *cfg,
@@ -90,6 +94,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
 		{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
+		{ "fuse-uring", no_argument, NULL, O_FUSE_URING },
 		{ "help", no_argument, NULL, 'h' },
 		COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -131,6 +136,9 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			break;
 		case O_NO_PASSTHROUGH:
 			ao->passthrough = false;
+			break;
+		case O_FUSE_URING:
+			ao->fuse_uring = true;
 			break;
 		case 'h':
 			attach_usage();
@@ -387,6 +395,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			  FUSE_SLOTS);
 		goto out;
 	}
+	d->fs.want_uring = ao->fuse_uring;
 	if (control_start(&d->srv, sock) < 0 || memsafe_apply(&ao->mem) < 0)
 		goto out;
 

@@ -32,6 +32,7 @@ struct fuse_session {
 	bool read_only;
 	bool want_passthrough;	/* --passthrough, and the backend can */
 	bool passthrough;	/* negotiated at INIT */
+	bool want_uring;	/* --fuse-uring */
 	int backing_id;		/* from FUSE_DEV_IOC_BACKING_OPEN, or -1 */
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */

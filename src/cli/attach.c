@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sched.h>
@@ -32,10 +33,16 @@
 #include "core/runtime.h"
 #include "core/server.h"
 #include "frontend/fuse/fuse.h"
+#include "frontend/nbd/kernel.h"
+#include "frontend/nbd/nbd.h"
 
 #define FUSE_SLOTS 16
+#define FUSE_MIN_BUFFER_MEMORY (64u << 20) /* the FUSE slots need 32M */
+
+enum attach_frontend { FRONTEND_FUSE, FRONTEND_NBD };
 
 struct attach_opts {
+	enum attach_frontend frontend;
 	bool read_only;
 	unsigned sector_size;
 	struct memsafe_opts mem;
@@ -49,18 +56,23 @@ void attach_usage(void)
 {
 	printf("Usage: lloop attach [OPTIONS] IMAGE\n"
 	       "\n"
-	       "Make IMAGE a local block device, /dev/loopN, through a one-file\n"
-	       "FUSE mount and the kernel loop driver, and print its name once\n"
-	       "it is ready. IMAGE is a file, a block device or memory:SIZE.\n"
+	       "Make IMAGE a local block device and print its name once it is\n"
+	       "ready: /dev/loopN through a one-file FUSE mount and the kernel\n"
+	       "loop driver (the default), or /dev/nbdN through the kernel nbd\n"
+	       "driver. IMAGE is a file, a block device or memory:SIZE.\n"
 	       "Needs root. 'lloop detach' undoes it; 'lloop list' shows it.\n"
 	       "\n"
 	       "Options:\n"
+	       "      --frontend KIND      fuse (FUSE + loop, default) or nbd\n"
+	       "                           (the kernel nbd driver over a\n"
+	       "                           socketpair; needs the nbd module)\n"
 	       "  -r, --read-only          a read-only device\n"
 	       "      --sector-size N      512 or 4096 (default 4096)\n"
 	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
 	       "      --engine ENGINE      uring or threads\n"
 	       "      --queue-depth N      requests in flight (128)\n"
-	       "      --buffer-memory SIZE buffer arena, a power of two (64M)\n"
+	       "      --buffer-memory SIZE buffer arena, a power of two (64M;\n"
+	       "                           at least 64M for fuse, 4M for nbd)\n"
 	       "      --no-mlock           do not lock memory (not for swap)\n"
 	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
 	       "      --log-level LEVEL    error, warning, info, debug\n"
@@ -83,6 +95,7 @@ enum {
 	O_PASSTHROUGH,
 	O_NO_PASSTHROUGH,
 	O_FUSE_URING,
+	O_FRONTEND,
 };
 
 static int parse_attach(int argc, char **argv, struct server_config *cfg,
@@ -95,6 +108,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
 		{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
 		{ "fuse-uring", no_argument, NULL, O_FUSE_URING },
+		{ "frontend", required_argument, NULL, O_FRONTEND },
 		{ "help", no_argument, NULL, 'h' },
 		COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -104,7 +118,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		.mem = &ao->mem,
 		.log_level = &ao->log_level,
 		.min_queue_depth = FUSE_SLOTS,
-		.min_buffer_memory = 64u << 20, /* the FUSE slots need 32M */
+		.min_buffer_memory = 4u << 20, /* FUSE: checked below */
 	};
 	unsigned u;
 	int c, ret;
@@ -140,6 +154,15 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		case O_FUSE_URING:
 			ao->fuse_uring = true;
 			break;
+		case O_FRONTEND:
+			if (!strcmp(optarg, "fuse"))
+				ao->frontend = FRONTEND_FUSE;
+			else if (!strcmp(optarg, "nbd"))
+				ao->frontend = FRONTEND_NBD;
+			else
+				return option_bad("--frontend", optarg,
+						  "expected fuse or nbd");
+			break;
 		case 'h':
 			attach_usage();
 			exit(0);
@@ -150,6 +173,17 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 	if (optind != argc - 1) {
 		log_error(optind == argc ? "attach: no IMAGE given" :
 					   "attach: one IMAGE at a time");
+		return -EINVAL;
+	}
+	if (ao->frontend == FRONTEND_FUSE && cfg->buffer_memory &&
+	    cfg->buffer_memory < FUSE_MIN_BUFFER_MEMORY) {
+		log_error("--buffer-memory: the fuse frontend needs at least "
+			  "%uM",
+			  FUSE_MIN_BUFFER_MEMORY >> 20);
+		return -EINVAL;
+	}
+	if (ao->frontend == FRONTEND_NBD && ao->fuse_uring) {
+		log_error("attach: --fuse-uring is for --frontend fuse");
 		return -EINVAL;
 	}
 	cfg->bopts.read_only = ao->read_only;
@@ -199,6 +233,8 @@ struct daemon {
 	char mnt[4096];
 	bool mounted;
 	int fuse_fd, loop_fd;
+	enum attach_frontend frontend;
+	struct nbd_kernel nk;
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */
@@ -338,6 +374,8 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 			  d->att.device);
 	}
 	log_info("%s: detaching", d->att.device);
+	if (d->frontend == FRONTEND_NBD)
+		return nbd_kernel_disconnect(&d->nk) < 0;
 	if (loopdev_detach(d->loop_fd, d->att.device) < 0)
 		return 1;
 	/*
@@ -354,15 +392,100 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	return 0;
 }
 
+/* FUSE + loop, before the workers: the FUSE mount */
+static int fuse_prepare(struct daemon *d)
+{
+	d->fuse_fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (d->fuse_fd < 0) {
+		log_error("FUSE is not available: /dev/fuse: %s",
+			  strerror(errno));
+		return -1;
+	}
+	return private_mount(d, d->fuse_fd);
+}
+
+/* FUSE + loop, once the workers run: the session, then the loop device */
+static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
+{
+	int file_fd, ret;
+
+	fuse_session_start(&d->fs);
+	/* the workers answer the FUSE requests this open and the loop
+	 * driver make */
+	file_fd = open(d->mnt, (d->exp.read_only ? O_RDONLY : O_RDWR) |
+				       O_CLOEXEC);
+	if (file_fd < 0) {
+		log_error("%s: cannot open the FUSE file: %s", d->mnt,
+			  strerror(errno));
+		return -1;
+	}
+	ret = loopdev_attach(file_fd, d->att.image, ao->sector_size,
+			     d->exp.read_only, d->att.device,
+			     sizeof(d->att.device), &d->loop_fd);
+	close(file_fd);
+	if (ret < 0)
+		return -1;
+	d->att.direct_io = loopdev_direct_io(d->loop_fd);
+	snprintf(d->att.path, sizeof(d->att.path), "%s",
+		 atomic_load(&d->fs.passthrough_used) ? "passthrough" :
+							 "engine");
+	if (!d->att.direct_io)
+		log_warn("%s: the loop driver did not take direct I/O",
+			 d->att.device);
+	return 0;
+}
+
+/*
+ * The kernel nbd driver, once the workers run: a socketpair whose one end
+ * is an NBD connection like any other, whose other end we negotiate on
+ * and then give to the driver.
+ */
+static int nbd_bind(struct daemon *d, const struct attach_opts *ao)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("nbd: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	if (!conn_alloc(&d->srv, sv[0], "kernel nbd")) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	ret = nbd_kernel_negotiate(sv[1], &d->nk);
+	if (ret < 0) {
+		log_error("nbd: the handshake failed: %s", strerror(-ret));
+		close(sv[1]);
+		return -1;
+	}
+	ret = nbd_kernel_connect(&d->nk, sv[1], ao->sector_size,
+				 d->att.image);
+	/* the driver holds its own reference to the socket */
+	close(sv[1]);
+	if (ret < 0)
+		return -1;
+	nbd_kernel_limit_requests(&d->nk);
+	snprintf(d->att.device, sizeof(d->att.device), "%s", d->nk.device);
+	/* no page cache of the image's besides the device's own */
+	d->att.direct_io = true;
+	snprintf(d->att.path, sizeof(d->att.path), "nbd");
+	return 0;
+}
+
 static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 		      int ready_fd)
 {
 	char sock[4200], logf[4200];
 	sigset_t set;
-	int ret, status = 1, file_fd;
+	int ret, status = 1;
 
 	d->att.pid = getpid();
 	d->att.start_time = pid_start_time(d->att.pid);
+	d->frontend = ao->frontend;
+	d->fuse_fd = -1;
+	d->nk.index = -1;
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
@@ -379,18 +502,17 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			  ao->sector_size);
 		return 1;
 	}
-	d->fuse_fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (d->fuse_fd < 0) {
-		log_error("FUSE is not available: /dev/fuse: %s",
-			  strerror(errno));
-		return 1;
-	}
-	if (private_mount(d, d->fuse_fd) < 0)
+	if (d->frontend == FRONTEND_FUSE && fuse_prepare(d) < 0)
 		goto out;
 	if (server_setup(&d->srv) < 0)
 		goto out;
-	if (fuse_session_init(&d->fs, &d->srv, &d->exp, d->fuse_fd,
-			      FUSE_SLOTS, ao->passthrough) < 0) {
+	if (d->frontend == FRONTEND_NBD) {
+		if (nbd_frontend_init(&d->srv, NULL, 0) < 0) {
+			log_error("attach: cannot set up the nbd frontend");
+			goto out;
+		}
+	} else if (fuse_session_init(&d->fs, &d->srv, &d->exp, d->fuse_fd,
+				     FUSE_SLOTS, ao->passthrough) < 0) {
 		log_error("attach: the pool cannot hold %d FUSE slots",
 			  FUSE_SLOTS);
 		goto out;
@@ -406,33 +528,15 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	signal(SIGPIPE, SIG_IGN);
 	if (server_start(&d->srv) < 0)
 		goto stop;
-	fuse_session_start(&d->fs);
-
-	/* the workers answer the FUSE requests this open and the loop
-	 * driver make */
-	file_fd = open(d->mnt, (d->exp.read_only ? O_RDONLY : O_RDWR) |
-				       O_CLOEXEC);
-	if (file_fd < 0) {
-		log_error("%s: cannot open the FUSE file: %s", d->mnt,
-			  strerror(errno));
+	if ((d->frontend == FRONTEND_NBD ? nbd_bind(d, ao) : fuse_bind(d, ao)) <
+	    0)
 		goto stop;
-	}
-	ret = loopdev_attach(file_fd, d->att.image, ao->sector_size,
-			     d->exp.read_only, d->att.device,
-			     sizeof(d->att.device), &d->loop_fd);
-	close(file_fd);
-	if (ret < 0)
-		goto stop;
-	d->att.direct_io = loopdev_direct_io(d->loop_fd);
-	snprintf(d->att.path, sizeof(d->att.path), "%s",
-		 atomic_load(&d->fs.passthrough_used) ? "passthrough" :
-							 "engine");
-	if (!d->att.direct_io)
-		log_warn("%s: the loop driver did not take direct I/O",
-			 d->att.device);
 	if (attachment_write(&d->att) < 0) {
 		log_error("%s: cannot record the attachment", d->att.image);
-		loopdev_detach(d->loop_fd, d->att.device);
+		if (d->frontend == FRONTEND_NBD)
+			nbd_kernel_disconnect(&d->nk);
+		else
+			loopdev_detach(d->loop_fd, d->att.device);
 		goto stop;
 	}
 	log_info("%s: %s, %llu bytes, %u-byte sectors%s", d->att.device,
@@ -472,8 +576,10 @@ out:
 	daemon_cleanup(d);
 	control_stop();
 	free(d->fs.slots);
+	nbd_frontend_fini(&d->srv);
 	server_fini(&d->srv);
-	close(d->fuse_fd);
+	if (d->fuse_fd >= 0)
+		close(d->fuse_fd);
 	attachment_remove(d->att.pid);
 	return status;
 }
@@ -499,6 +605,8 @@ int attach_main(int argc, char **argv)
 	ao.log_level = -1;
 	if (parse_attach(argc, argv, &d.srv.cfg, &ao) < 0)
 		return 2;
+	if (ao.frontend == FRONTEND_NBD)
+		d.srv.cfg.max_connections = 1; /* the kernel's socket */
 	/* like losetup, the terminal gets the device, warnings and errors;
 	 * the daemon's log file gets the rest */
 	want_level = ao.log_level < 0 ? LOG_INFO : ao.log_level;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * lloop detach DEVICE|IMAGE: ask the attach daemon to flush, unbind the
- * loop device and stop; wait until it has.  A daemon that died is
- * cleaned up after: the kernel's autoclear has already freed its device
- * and its mount went with its namespace.
+ * loop or nbd device and stop; wait until it has.  A daemon that died is
+ * cleaned up after: the kernel's autoclear has already freed its loop
+ * device and its mount went with its namespace; an nbd device is
+ * disconnected here.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "frontend/fuse/fuse.h"
+#include "frontend/nbd/kernel.h"
 
 #define DETACH_WAIT_SECONDS 60
 
@@ -86,6 +88,12 @@ int detach_main(int argc, char **argv)
 				  a->device, a->pid);
 			return 1;
 		}
+		/* a dead socket fails every request, but the nbd device
+		 * stays configured until told */
+		if (nbd_kernel_index_of(a->device) >= 0 &&
+		    !loopdev_busy(a->device))
+			nbd_kernel_disconnect_index(
+				nbd_kernel_index_of(a->device));
 		attachment_remove(a->pid);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);

@@ -21,6 +21,15 @@ struct memsafe_state memsafe;
 
 static void set_io_flusher(void)
 {
+	/* a testing knob: the VM rig's unprotected swap run shows what
+	 * this flag (with mlock) is for */
+	const char *off = getenv("LLOOP_NO_IO_FLUSHER");
+
+	if (off && !strcmp(off, "1")) {
+		log_warn("LLOOP_NO_IO_FLUSHER=1: PR_SET_IO_FLUSHER not set; "
+			 "swap on this device is not safe");
+		return;
+	}
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0) {
 		log_warn("PR_SET_IO_FLUSHER: %s (needs CAP_SYS_RESOURCE); "
 			 "swap on this device is not safe",

@@ -11,7 +11,7 @@ vm_setup
 vm_debs nbd-client libnl-3-200 libnl-genl-3-200
 VM_PROGS="mke2fs e2fsck $VM_DEBROOT/sbin/nbd-client" \
 	VM_LIBPATH=$VM_DEBROOT/lib/x86_64-linux-gnu:$VM_DEBROOT/usr/lib/x86_64-linux-gnu \
-	vm_initramfs nbd.sh nbd virtio_blk ext4
+	vm_initramfs nbd.sh nbd virtio_blk crc32c_generic ext4
 truncate -s 256M "$T/disk.img"
 vm_boot 512 600 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe" ||
 	fail "the guest test failed"

@@ -138,18 +138,22 @@ vm_debs() {
 # Copy a host program and the shared libraries it needs (found also in
 # VM_LIBPATH).
 _vm_copy_prog() {
-	local root=$1 prog=$2 lib
-	cp -L "$prog" "$root/bin/"
+	local root=$1 prog=$2 lib dst
+	# busybox's sh runs its own applet of a name first: guest scripts
+	# call these by their full path, /usr/bin/NAME
+	mkdir -p "$root/usr/bin"
+	cp -L "$prog" "$root/usr/bin/"
 	for lib in $(LD_LIBRARY_PATH=${VM_LIBPATH:-} ldd "$prog" 2>/dev/null |
 		grep -o '/[^ ]*'); do
-		mkdir -p "$root$(dirname "$lib")"
-		cp -Ln "$lib" "$root$lib" 2>/dev/null || :
+		dst=${lib#"${VM_DEBROOT:-/nonexistent}"}
+		mkdir -p "$root$(dirname "$dst")"
+		cp -Ln "$lib" "$root$dst" 2>/dev/null || :
 	done
 }
 
 # vm_initramfs SCRIPT MODULE...: an initramfs at $T/initrd running
 # tests/vm/guest/SCRIPT as its test.  VM_PROGS may name host programs to
-# copy in with their libraries (mkfs.ext4, say).
+# copy in with their libraries, as /usr/bin/NAME (mke2fs, say).
 vm_initramfs() {
 	local script=$1 root=$T/root m
 	shift
@@ -160,8 +164,11 @@ vm_initramfs() {
 		[ -e "$root/bin/$m" ] || ln -s busybox "$root/bin/$m"
 	done
 	cp "$VM_LLOOP" "$root/bin/lloop"
+	ln -s bin/busybox "$root/sbin/busybox"
 	for m in "$VM_CACHE"/*; do
-		[ -f "$m" ] && [ -x "$m" ] && cp "$m" "$root/bin/"
+		[ -f "$m" ] && [ -x "$m" ] || continue
+		rm -f "$root/bin/$(basename "$m")"
+		cp "$m" "$root/bin/"
 	done
 	for m in ${VM_PROGS:-}; do
 		_vm_copy_prog "$root" "$(command -v "$m")" || fail "cannot copy $m"

@@ -40,14 +40,14 @@ done
 # a file system: mkfs, files, fsck, and the files on the image itself
 dev=$(attach_nbd uring)
 mkdir -p /mnt/a
-check "mkfs.ext4 on $dev" mke2fs -q -F -t ext4 "$dev"
+check "mkfs.ext4 on $dev" /usr/bin/mke2fs -q -F -t ext4 "$dev"
 check "mount ext4 from $dev" mount -t ext4 "$dev" /mnt/a
 for i in 1 2 3 4 5; do
 	dd if=/dev/urandom of=/mnt/a/f$i bs=64k count=$((i * 7)) 2>/dev/null
 done
 (cd /mnt/a && md5sum f*) >/tmp/sums
 umount /mnt/a
-check "e2fsck finds $dev clean" e2fsck -fn "$dev"
+check "e2fsck finds $dev clean" /usr/bin/e2fsck -fn "$dev"
 check "detach after umount" lloop detach "$dev"
 check "the files read back from the image itself" \
 	sh -c "mount -t ext4 -o ro $IMG /mnt/a && cd /mnt/a && md5sum -c /tmp/sums >/dev/null; r=\$?; cd /; umount /mnt/a; exit \$r"
@@ -65,13 +65,13 @@ lloop serve --listen tcp://127.0.0.1:10809 --buffer-memory 8M memory:64M \
 	2>/tmp/serve.log &
 SERVE=$!
 sleep 1
-nbd-client 127.0.0.1 10809 /dev/nbd5 -N "" -b 4096 >/tmp/nc.log 2>&1 ||
+/usr/bin/nbd-client 127.0.0.1 10809 /dev/nbd5 -N "" -b 4096 >/tmp/nc.log 2>&1 ||
 	sed 's/^/# /' /tmp/nc.log
 dd if=/tmp/pat of=/dev/nbd5 bs=1M conv=fsync 2>/dev/null
 echo 3 >/proc/sys/vm/drop_caches
 check "nbd-client over TCP: data reads back through /dev/nbd5" \
 	sh -c "dd if=/dev/nbd5 bs=1M count=8 2>/dev/null | cmp - /tmp/pat"
-nbd-client -d /dev/nbd5 >/dev/null 2>&1
+/usr/bin/nbd-client -d /dev/nbd5 >/dev/null 2>&1
 kill $SERVE
 wait $SERVE
 check "lloop serve exits 0 after the nbd-client session" test $? = 0

@@ -1,0 +1,55 @@
+# Swap on a lloop device under memory pressure.  From the kernel command
+# line: lloop_frontend=nbd|fuse, lloop_protect=1|0 (0: --no-mlock,
+# oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog (4 hogs),
+# lloop_watchdog=SECONDS.
+. /bin/tap.sh
+FRONTEND=$(cmdline_arg lloop_frontend)
+PROTECT=$(cmdline_arg lloop_protect)
+HOG=$(cmdline_arg lloop_hog)
+plan 6
+watchdog "$(cmdline_arg lloop_watchdog)"
+if [ "$FRONTEND" = nbd ]; then
+	opts="--frontend nbd --buffer-memory 8M --queue-depth 32"
+else
+	opts="--frontend fuse --buffer-memory 64M"
+fi
+if [ "$PROTECT" = 0 ]; then
+	opts="$opts --no-mlock --oom-score-adj 0"
+	export LLOOP_NO_IO_FLUSHER=1
+fi
+diag "lloop attach $opts /dev/vda"
+dev=$(lloop attach $opts /dev/vda 2>/tmp/attach.err)
+sed 's/^/# /' /tmp/attach.err
+unset LLOOP_NO_IO_FLUSHER
+check "attach ($FRONTEND, protect=$PROTECT) gives $dev" test -b "$dev"
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+diag "daemon $pid: $(grep -E 'VmLck|VmRSS' /proc/$pid/status | tr -s ' \t\n' ' '), oom_score_adj $(cat /proc/$pid/oom_score_adj)"
+check "mkswap and swapon $dev" sh -c "mkswap $dev >/dev/null && swapon $dev"
+sed 's/^/# /' /proc/swaps
+in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
+out0=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
+start=$(date +%s)
+pids=
+for i in 1 2 3 4; do
+	hog "$HOG" >/tmp/hog$i.out 2>&1 &
+	pids="$pids $!"
+done
+bad=0
+for p in $pids; do
+	wait "$p" || bad=$((bad + 1))
+done
+secs=$(($(date +%s) - start))
+cat /tmp/hog*.out | sed 's/^/# /'
+in1=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
+out1=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
+diag "swap: $((out1 - out0)) pages out, $((in1 - in0)) pages in, in $secs s"
+check "4 hogs of $HOG MiB: every page verified" test "$bad" = 0
+check "the daemon (pid $pid) was never killed" kill -0 "$pid"
+# a third of the hogs' pages at least must have gone out and come back
+check "swap was really used (pswpout and pswpin over $((HOG * 256 * 4 / 3)))" \
+	test $((out1 - out0)) -gt $((HOG * 256 * 4 / 3)) -a $((in1 - in0)) -gt $((HOG * 256 * 4 / 3))
+dmesg | grep -iE 'oom|killed process|blocked for more' | sed 's/^/# /'
+swapoff "$dev"
+check "swapoff and detach" lloop detach "$dev"
+watchdog_stop
+echo "# RESULT frontend=$FRONTEND protect=$PROTECT hog=4x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"

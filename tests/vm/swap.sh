@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# lloop-test: engine-independent (the daemon's default engine, io_uring)
+# Swap on lloop under memory pressure, in a 256 MiB guest: 4 processes
+# write and verify 3x the guest's RAM, through swap on /dev/nbdN (kernel
+# nbd frontend) and on /dev/loopN (FUSE + loop).  Every page must verify,
+# the daemon must live, and /proc/vmstat must show swap really used.
+# Then, for the record (docs/swap.md), the nbd run again without the
+# protections: its outcome is printed, not judged.
+. "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/vm_lib.sh"
+describe "swap on lloop under memory pressure, in a guest"
+vm_setup
+vm_initramfs swap.sh nbd loop virtio_blk
+HOG=${LLOOP_VM_HOG_MIB:-192}
+rc=0
+for fe in nbd fuse; do
+	truncate -s 0 "$T/disk.img"
+	truncate -s 1G "$T/disk.img"
+	VM_APPEND="lloop_frontend=$fe lloop_protect=1 lloop_hog=$HOG lloop_watchdog=420" \
+		vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe" ||
+		{ echo "FAILED: swap on the $fe frontend"; rc=1; }
+	grep '^# RESULT' "$VM_CONSOLE.txt" || :
+done
+if [ "${LLOOP_VM_UNPROTECTED:-1}" = 1 ]; then
+	log "for the record: the nbd frontend without mlock, IO_FLUSHER or oom_score_adj"
+	truncate -s 0 "$T/disk.img"
+	truncate -s 1G "$T/disk.img"
+	if VM_APPEND="lloop_frontend=nbd lloop_protect=0 lloop_hog=$HOG lloop_watchdog=300" \
+		vm_boot 256 360 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
+		echo "UNPROTECTED RUN: completed"
+	elif [ "$VM_TIMED_OUT" = 1 ] || grep -q WATCHDOG "$VM_CONSOLE.txt"; then
+		echo "UNPROTECTED RUN: hung (see the blocked tasks above)"
+	else
+		echo "UNPROTECTED RUN: failed (see above)"
+	fi
+	grep '^# RESULT' "$VM_CONSOLE.txt" || :
+fi
+exit $rc

@@ -3,12 +3,32 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "core/log.h"
 
 /* the backends, by prefix; the last one, with no prefix, is the default */
 static const struct backend_ops *const backends[] = {
 	&memory_backend,
 	&file_backend,
 };
+
+/* open, then put the fault injector in front if --inject-fault asks */
+static int open_wrapped(const struct backend_ops *ops, const char *spec,
+			size_t prefix_len, const struct backend_opts *o,
+			struct backend **out)
+{
+	int ret = ops->open(spec + prefix_len, o, out);
+
+	if (ret < 0 || !o->nr_faults)
+		return ret;
+	ret = faulty_wrap(out, o->faults, o->nr_faults, spec);
+	if (ret < 0) {
+		log_error("%s: cannot set up --inject-fault: %s", spec,
+			  strerror(-ret));
+		(*out)->ops->close(*out);
+		*out = NULL;
+	}
+	return ret;
+}
 
 int backend_open(const char *spec, const struct backend_opts *o,
 		 struct backend **out)
@@ -19,7 +39,7 @@ int backend_open(const char *spec, const struct backend_opts *o,
 
 		if (ops->prefix && strncmp(spec, ops->prefix, n))
 			continue;
-		return ops->open(spec + n, o, out);
+		return open_wrapped(ops, spec, n, o, out);
 	}
 	return -EINVAL;
 }

@@ -4,7 +4,16 @@
 /*
  * A backend stores the blocks.  It is a const table of functions; each
  * request function starts the request and calls rq->complete, on the
- * worker thread, with 0 or a negative errno, possibly before it returns.
+ * worker thread, possibly before it returns, with:
+ *
+ *   0            all rq->len bytes done;
+ *   -errno       failed;
+ *   0 < n < len  a read or write that moved only n bytes (a short
+ *                transfer).  A frontend must never report it as success:
+ *                it answers -EIO (a short read's buffer is not all data).
+ *
+ * A backend that wraps another (faulty.c) hands a request on with rq->be
+ * set to the inner backend, which finds its own state there.
  * A new backend is one file and one line in the table in backend.c.
  */
 #include <stdbool.h>
@@ -14,10 +23,26 @@
 
 enum cache_mode { CACHE_NONE, CACHE_WRITEBACK };
 
+/*
+ * --inject-fault OP:ERRNO:EVERY_N[:START-END], a testing tool: fail every
+ * Nth request of the kinds in ops (a mask of 1 << enum req_type) touching
+ * [start, end), with err, or cut it short when err is 0.
+ */
+#define FAULT_MAX_RULES 16
+
+struct fault_rule {
+	uint8_t ops;
+	int err;		/* positive errno; 0: a short transfer */
+	uint64_t every;
+	uint64_t start, end;	/* end 0: anywhere */
+};
+
 struct backend_opts {
 	enum cache_mode cache;
 	bool read_only;
 	uint64_t create_size;	/* --create: make the file this big */
+	struct fault_rule faults[FAULT_MAX_RULES];
+	unsigned nr_faults;
 };
 
 struct backend {
@@ -56,6 +81,13 @@ struct backend_ops {
 
 extern const struct backend_ops file_backend;
 extern const struct backend_ops memory_backend;
+extern const struct backend_ops faulty_backend;
+
+/* parse one --inject-fault value; on error *why says what was expected */
+int fault_parse(const char *s, struct fault_rule *r, const char **why);
+/* put a fault injector in front of *b (on success it owns *b) */
+int faulty_wrap(struct backend **b, const struct fault_rule *rules,
+		unsigned nr, const char *spec);
 
 /* open by prefix; errors are logged naming the spec */
 int backend_open(const char *spec, const struct backend_opts *o,

@@ -83,6 +83,7 @@ void attach_usage(void)
 	       "      --fuse-uring         FUSE over io_uring (Linux 6.14+); sets\n"
 	       "                           the fuse module's enable_uring\n"
 	       "      --foreground         stay in the foreground (debugging)\n"
+	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n"
 	       "\n"
 	       "Files: $LLOOP_RUNTIME_DIR (default " RUNTIME_DIR_DEFAULT
@@ -407,6 +408,7 @@ static int fuse_prepare(struct daemon *d)
 /* FUSE + loop, once the workers run: the session, then the loop device */
 static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
 {
+	struct stat st = { 0 };
 	int file_fd, ret;
 
 	fuse_session_start(&d->fs);
@@ -417,6 +419,17 @@ static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
 	if (file_fd < 0) {
 		log_error("%s: cannot open the FUSE file: %s", d->mnt,
 			  strerror(errno));
+		return -1;
+	}
+	/*
+	 * The root inode starts with size 0 and some kernels (6.12) size the
+	 * loop device from it without asking: a GETATTR first.
+	 */
+	if (fstat(file_fd, &st) < 0 || (uint64_t)st.st_size != d->att.size) {
+		log_error("%s: the FUSE file has size %lld, expected %llu",
+			  d->mnt, (long long)st.st_size,
+			  (unsigned long long)d->att.size);
+		close(file_fd);
 		return -1;
 	}
 	ret = loopdev_attach(file_fd, d->att.image, ao->sector_size,
@@ -626,6 +639,11 @@ int attach_main(int argc, char **argv)
 	d.att.read_only = ao.read_only;
 	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
 		return 1;
+	if (ao.frontend == FRONTEND_NBD && !nbd_kernel_available()) {
+		log_error("attach: --frontend nbd: this kernel has no nbd driver "
+			  "(no netlink family 'nbd', no /dev/nbd0; modprobe nbd)");
+		return 1;
+	}
 	if (runtime_make_dirs() < 0)
 		return 1;
 	if (attachment_each(orphaned, &d.att) > 0) {

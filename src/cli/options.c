@@ -28,6 +28,19 @@ int option_unknown(const char *cmd, int c, char **argv)
 	return -EINVAL;
 }
 
+static int inject_fault(const char *arg, struct backend_opts *b)
+{
+	const char *why;
+
+	if (b->nr_faults == FAULT_MAX_RULES)
+		return option_bad("--inject-fault", arg,
+				  "too many rules (at most 16)");
+	if (fault_parse(arg, &b->faults[b->nr_faults], &why) < 0)
+		return option_bad("--inject-fault", arg, why);
+	b->nr_faults++;
+	return 1;
+}
+
 int common_option(int c, const char *arg, const struct common_opts *o)
 {
 	struct server_config *cfg = o->cfg;
@@ -84,6 +97,8 @@ int common_option(int c, const char *arg, const struct common_opts *o)
 					  "expected -1000 to 1000");
 		o->mem->oom_score_adj = n;
 		return 1;
+	case OPT_INJECT_FAULT:
+		return inject_fault(arg, &cfg->bopts);
 	case OPT_LOG_LEVEL:
 		n = log_parse_level(arg);
 		if (n < 0)

@@ -21,6 +21,7 @@ enum {
 	OPT_NO_MLOCK,
 	OPT_OOM_SCORE_ADJ,
 	OPT_LOG_LEVEL,
+	OPT_INJECT_FAULT,
 };
 
 #define COMMON_LONG_OPTIONS                                                    \
@@ -31,7 +32,19 @@ enum {
 	{ "mlock", no_argument, NULL, OPT_MLOCK },                             \
 	{ "no-mlock", no_argument, NULL, OPT_NO_MLOCK },                       \
 	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },       \
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL }
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },               \
+	{ "inject-fault", required_argument, NULL, OPT_INJECT_FAULT }
+
+/* the usage lines of --inject-fault, for every subcommand that has it */
+#define INJECT_FAULT_USAGE                                                     \
+	"      --inject-fault OP:ERRNO:EVERY_N[:START-END]\n"                  \
+	"                           testing tool: fail every Nth OP (read,\n"   \
+	"                           write, flush, trim, zero, cache, extents\n" \
+	"                           or all, counted per OP) with ERRNO (EIO,\n" \
+	"                           ENOSPC, EPERM, ...) or 'short' (read and\n" \
+	"                           write move half, the client gets EIO);\n"  \
+	"                           only requests touching START-END if given;\n"\
+	"                           repeatable; one warning per fault\n"
 
 struct common_opts {
 	struct server_config *cfg;

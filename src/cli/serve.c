@@ -69,6 +69,7 @@ void serve_usage(void)
 	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
 	       "      --control PATH       control socket for 'lloop stats'\n"
 	       "                           (default " CONTROL_DIR "/serve-PID.sock)\n"
+	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n");
 }
 

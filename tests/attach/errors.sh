@@ -42,6 +42,13 @@ refused "missing image" "no such file" "$T/missing.img"
 refused "a directory as image" "directory" "$T/adir"
 refused "--sector-size 1000" "sector-size" "$IMG" --sector-size 1000
 refused "an unknown option" "--bogus" "$IMG" --bogus
+refused "--frontend bogus" "--frontend" "$IMG" --frontend bogus
+refused "--buffer-memory under the fuse frontend's 64M" "at least 64M" "$IMG" --buffer-memory 8M
+refused "--fuse-uring with --frontend nbd" "fuse-uring" "$IMG" --frontend nbd --fuse-uring
+# this host has no nbd driver (the VM rig tests the frontend itself)
+if [ ! -e /sys/module/nbd ] && [ ! -e /dev/nbd0 ]; then
+	refused "--frontend nbd without the nbd driver" "no nbd driver" "$IMG" --frontend nbd
+fi
 refused "two images" "one image" "$IMG" "$T/other.img"
 truncate -s 1000000 "$T/odd.img"
 refused "a size that is no multiple of 4096 (1000000 bytes)" "multiple|sector" "$T/odd.img"

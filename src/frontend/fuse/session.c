@@ -274,6 +274,8 @@ static void op_statfs(struct fuse_session *fs, struct request *rq)
 
 static void io_done(struct request *rq, int res)
 {
+	if (res > 0)
+		res = -EIO; /* a short transfer is never a success */
 	stats_record(rq->w, rq, res);
 	if (res < 0) {
 		reply_err(rq, res);

@@ -149,6 +149,11 @@ int nbd_kernel_negotiate(int fd, struct nbd_kernel *k)
 
 /* ---- the device ---- */
 
+bool nbd_kernel_available(void)
+{
+	return nbd_netlink_present() || access("/dev/nbd0", F_OK) == 0;
+}
+
 static void *do_it(void *arg)
 {
 	struct nbd_kernel *k = arg;

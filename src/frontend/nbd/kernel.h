@@ -24,6 +24,8 @@ struct nbd_kernel {
 	bool doit_running;
 };
 
+/* the nbd driver is there: its netlink family, or /dev/nbd0 */
+bool nbd_kernel_available(void);
 /* the client side of the handshake on fd (blocking): NBD_OPT_GO for
  * export "" with NBD_INFO_BLOCK_SIZE asked */
 int nbd_kernel_negotiate(int fd, struct nbd_kernel *k);

@@ -6,6 +6,7 @@
  * never on the I/O path.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/genetlink.h>
 #include <linux/nbd-netlink.h>
 #include <linux/netlink.h>
@@ -182,6 +183,17 @@ static int nbd_family(int fd)
 	if (ret < 0)
 		return ret;
 	return id ? id : -ENOENT;
+}
+
+bool nbd_netlink_present(void)
+{
+	int fd = nl_open(), fam;
+
+	if (fd < 0)
+		return false;
+	fam = nbd_family(fd);
+	close(fd);
+	return fam > 0;
 }
 
 int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index)

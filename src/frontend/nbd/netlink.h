@@ -2,6 +2,7 @@
 #ifndef LLOOP_NBD_NETLINK_H
 #define LLOOP_NBD_NETLINK_H
 /* the nbd driver's generic-netlink family (linux/nbd-netlink.h) */
+#include <stdbool.h>
 #include <stdint.h>
 
 struct nbd_netlink_conf {
@@ -17,6 +18,8 @@ struct nbd_netlink_conf {
 /* NBD_CMD_CONNECT; *index gets the device's: -ENOENT when the kernel
  * has no nbd family (driver not loaded) */
 int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index);
+/* the kernel has the family (the nbd driver is loaded) */
+bool nbd_netlink_present(void);
 /* NBD_CMD_DISCONNECT */
 int nbd_netlink_disconnect(int index);
 

@@ -118,6 +118,8 @@ static void tm_complete(struct request *rq, int res)
 {
 	struct nbd_conn *c = rq->conn;
 
+	if (res > 0)
+		res = -EIO; /* a short transfer is never a success */
 	stats_record(rq->w, rq, res);
 	tm_reply(c, rq, res);
 	conn_maybe_close(c);

@@ -2,7 +2,7 @@
 # both engines; ext4 on it; the ioctl fall-back; and the guest's own
 # nbd-client over TCP against lloop serve.
 . /bin/tap.sh
-plan 24
+plan 28
 watchdog 400
 IMG=/dev/vda
 cat /proc/partitions | sed 's/^/# /'
@@ -58,6 +58,21 @@ check "ioctl fall-back: attach gives $dev" test -b "$dev"
 check "ioctl fall-back: data reads back" \
 	sh -c "dd if=/tmp/pat of=$dev bs=1M conv=fsync 2>/dev/null && echo 3 >/proc/sys/vm/drop_caches && dd if=$dev bs=1M count=8 2>/dev/null | cmp - /tmp/pat"
 check "ioctl fall-back: detach" lloop detach "$dev"
+
+# a daemon killed with SIGKILL: I/O fails rather than hangs, and detach
+# cleans up and frees the device
+dev=$(attach_nbd uring)
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+kill -9 "$pid"
+sleep 1
+check "SIGKILLed daemon: reading $dev fails, does not hang" \
+	sh -c "! timeout 60 dd if=$dev of=/dev/null bs=4k count=1 iflag=direct"
+check "SIGKILLed daemon: lloop list says it died" \
+	sh -c "lloop list | grep '^$dev ' | grep -q 'daemon died'"
+check "SIGKILLed daemon: lloop detach cleans up" lloop detach "$dev"
+check "SIGKILLed daemon: $dev is disconnected, nothing listed" \
+	sh -c "! test -e /sys/block/$n/pid && test -z \"\$(lloop list)\""
 
 # nbd-client over TCP on the guest's loopback against lloop serve
 ip link set lo up

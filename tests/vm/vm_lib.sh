@@ -205,6 +205,11 @@ vm_boot() {
 		-append "console=ttyS0 panic=-1 loglevel=4 ${VM_APPEND:-}" \
 		"$@" </dev/null >"$VM_CONSOLE" 2>&1 || rc=$?
 	tr -d '\r' <"$VM_CONSOLE" >"$VM_CONSOLE.txt"
+	# the whole console, for a post-mortem (the log shows its tail)
+	VM_BOOTS=$((${VM_BOOTS:-0} + 1))
+	mkdir -p "$BUILD_DIR/test-logs"
+	cp "$VM_CONSOLE.txt" "$BUILD_DIR/test-logs/vm-$TEST_NAME.$VM_BOOTS.console.txt"
+	log "console: $BUILD_DIR/test-logs/vm-$TEST_NAME.$VM_BOOTS.console.txt"
 	log "guest ran $(($(date +%s) - start)) s (qemu status $rc)"
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "--- last 50 console lines:"

@@ -439,9 +439,10 @@ static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
 	if (ret < 0)
 		return -1;
 	d->att.direct_io = loopdev_direct_io(d->loop_fd);
-	snprintf(d->att.path, sizeof(d->att.path), "%s",
+	snprintf(d->att.path, sizeof(d->att.path), "%s%s",
 		 atomic_load(&d->fs.passthrough_used) ? "passthrough" :
-							 "engine");
+							 "engine",
+		 atomic_load(&d->fs.uring_active) ? "+uring" : "");
 	if (!d->att.direct_io)
 		log_warn("%s: the loop driver did not take direct I/O",
 			 d->att.device);

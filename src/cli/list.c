@@ -54,9 +54,9 @@ static int show(const struct attachment *a, void *arg)
 		       alive ? "true" : "false");
 	} else {
 		if (!l->n)
-			printf("%-12s %-14s %6s %7s %-3s %-11s %s\n", "DEVICE",
+			printf("%-12s %-14s %6s %7s %-3s %-17s %s\n", "DEVICE",
 			       "SIZE", "SECTOR", "PID", "RO", "PATH", "IMAGE");
-		printf("%-12s %-14llu %6u %7d %-3s %-11s %s%s\n", a->device,
+		printf("%-12s %-14llu %6u %7d %-3s %-17s %s%s\n", a->device,
 		       (unsigned long long)a->size, a->sector_size, a->pid,
 		       a->read_only ? "yes" : "no", a->path, a->image,
 		       alive ? "" : "  (daemon died: lloop detach)");

@@ -23,7 +23,8 @@ struct attachment {
 	uint64_t start_time;	/* of pid, so that a reused pid is not it */
 	bool read_only;
 	bool direct_io;		/* the loop device's, as the kernel set it */
-	char path[16];		/* "engine" or "passthrough" */
+	char path[24];		/* "engine" or "passthrough", then "+uring";
+				 * "nbd" */
 };
 
 /* RUNDIR: $LLOOP_RUNTIME_DIR or /run/lloop */

@@ -15,6 +15,8 @@
 
 #include "core/server.h"
 
+struct fuse_ring;
+
 #define FUSE_MAX_WRITE (1024 * 1024)
 #define FUSE_IN_SPLIT 80	/* fuse_in_header + fuse_write_in */
 
@@ -27,12 +29,17 @@ struct fuse_session {
 	struct task start;
 	struct request **slots;
 	unsigned nr_slots;
-	unsigned live_slots;	/* reading or busy; 0: the session is over */
+	unsigned live_slots;	/* slots, ring entries and the ring not yet
+				 * done; 0: the session is over */
 	bool ended;		/* the kernel side went away */
 	bool read_only;
 	bool want_passthrough;	/* --passthrough, and the backend can */
 	bool passthrough;	/* negotiated at INIT */
-	bool want_uring;	/* --fuse-uring */
+	bool want_uring;	/* --fuse-uring, and it may be tried */
+	struct fuse_ring *ring;	/* FUSE over io_uring (uring.c), or NULL */
+	struct task ring_flush;	/* submit the ring's commands of a round */
+	struct request *init_rq; /* the INIT reply that grants the ring */
+	atomic_bool uring_active; /* requests come through the ring */
 	int backing_id;		/* from FUSE_DEV_IOC_BACKING_OPEN, or -1 */
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */
@@ -45,7 +52,10 @@ struct fuse_session {
 int fuse_session_init(struct fuse_session *fs, struct server *srv,
 		      struct export *exp, int fd, unsigned nr_slots,
 		      bool passthrough);
-/* begin reading requests, on worker 0 */
+/*
+ * Begin reading requests, on worker 0.  With want_uring set, first make
+ * the kernel accept FUSE over io_uring (enable_uring) or say why not.
+ */
 void fuse_session_start(struct fuse_session *fs);
 
 /* loopdev.c: bind a loop device to file_fd; *dev gets /dev/loopN */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The /dev/fuse protocol for one file.  Opcodes: INIT, LOOKUP, GETATTR,
- * SETATTR (size only), OPEN (always FOPEN_DIRECT_IO), READ, WRITE, FSYNC,
- * FLUSH, RELEASE, FALLOCATE (punch hole, zero range), STATFS, FORGET,
- * BATCH_FORGET, INTERRUPT, DESTROY; anything else ENOSYS.
+ * The FUSE protocol for one file, and its /dev/fuse transport.  Opcodes:
+ * INIT, LOOKUP, GETATTR, SETATTR (size only), OPEN (always
+ * FOPEN_DIRECT_IO), READ, WRITE, FSYNC, FLUSH, RELEASE, FALLOCATE (punch
+ * hole, zero range), STATFS, FORGET, BATCH_FORGET, INTERRUPT, DESTROY;
+ * anything else ENOSYS.  The same handlers answer requests that come
+ * through FUSE over io_uring (uring.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +17,10 @@
 
 #include "backend/align.h"
 #include "core/log.h"
-#include "frontend/fuse/fuse.h"
+#include "frontend/fuse/transport.h"
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
-#define SLOT_BUF_LEN (2 * FUSE_MAX_WRITE) /* data, or a bounce span */
-#define REPLY_OFF 96			  /* reply header in rq->hdr */
+#define REPLY_OFF 96 /* /dev/fuse: the out header in rq->hdr */
 #define ATTR_VALID 3600
 
 #ifndef FUSE_ASYNC_DIO
@@ -47,14 +48,20 @@ static struct fuse_session *rq_session(struct request *rq)
 
 /* ---- replies ---- */
 
+void fuse_live_put(struct fuse_session *fs)
+{
+	if (--fs->live_slots == 0) {
+		log_debug("fuse: session over");
+		fuse_uring_free(fs);
+		worker_del_tenant(fs->w, &fs->tenant);
+	}
+}
+
 static void slot_released(struct fuse_session *fs, struct request *rq)
 {
 	pool_put_request(&fs->w->pool, rq);
 	worker_pool_returned(fs->w);
-	if (--fs->live_slots == 0) {
-		log_debug("fuse: session over");
-		worker_del_tenant(fs->w, &fs->tenant);
-	}
+	fuse_live_put(fs);
 }
 
 static void reply_sent(struct op *op, int res)
@@ -65,29 +72,25 @@ static void reply_sent(struct op *op, int res)
 	/* ENOENT: the request was interrupted meanwhile; nothing to do */
 	if (res < 0 && res != -ENOENT && !fs->ended)
 		log_warn("fuse: reply: %s", strerror(-res));
+	if (rq == fs->init_rq) {
+		fs->init_rq = NULL;
+		fuse_uring_init_replied(fs, res);
+	}
 	slot_arm(rq);
 }
 
-/*
- * Send the out header, a body of body_len bytes right behind it in
- * rq->hdr, and any data already in rq->iov[1..iovcnt).
- */
-static void reply_send(struct request *rq, int err, size_t body_len)
+/* /dev/fuse: the out header from rq->hdr, then len bytes at body */
+static void dev_reply(struct request *rq, int err, const void *body,
+		      size_t len)
 {
 	struct fuse_out_header *oh = (void *)(rq->hdr + REPLY_OFF);
-	size_t total;
 
-	if (err) {
-		rq->iovcnt = 1;
-		body_len = 0;
-	}
-	total = sizeof(*oh) + body_len;
-	for (int i = 1; i < rq->iovcnt; i++)
-		total += rq->iov[i].iov_len;
-	oh->len = total;
+	oh->len = sizeof(*oh) + len;
 	oh->error = err;
 	oh->unique = rq->cookie;
-	rq->iov[0] = (struct iovec){ oh, sizeof(*oh) + body_len };
+	rq->iov[0] = (struct iovec){ oh, sizeof(*oh) };
+	rq->iov[1] = (struct iovec){ (void *)body, len };
+	rq->iovcnt = len ? 2 : 1;
 	rq->op = (struct op){ .done = reply_sent, .kind = OP_WRITEV,
 			      .fd = rq_session(rq)->fd };
 	rq->op.msg.msg_iov = rq->iov;
@@ -95,21 +98,47 @@ static void reply_send(struct request *rq, int err, size_t body_len)
 	rq->w->eng->submit(rq->w, &rq->op);
 }
 
-static void reply_err(struct request *rq, int err)
+/*
+ * Answer rq by the way it came: an error, or len bytes at body (rq->buf,
+ * where handlers build their reply structs, or a read's rq->data).
+ */
+static void reply_send(struct request *rq, int err, const void *body,
+		       size_t len)
 {
-	reply_send(rq, err, 0);
+	if (err)
+		len = 0;
+	if (rq->wire_flags & FUSE_RQ_RING)
+		fuse_uring_reply(rq, err, body, len);
+	else
+		dev_reply(rq, err, body, len);
 }
 
-/* where a reply's body goes: right behind the out header */
+static void reply_err(struct request *rq, int err)
+{
+	reply_send(rq, err, NULL, 0);
+}
+
+/*
+ * Where a reply's struct goes: the slot's buffer, whose request data
+ * (if any) has been used by then.  rq->hdr is too small for some.
+ */
 static void *reply_body(struct request *rq)
 {
-	return rq->hdr + REPLY_OFF + sizeof(struct fuse_out_header);
+	return rq->buf;
 }
 
 static void reply_struct(struct request *rq, size_t len)
 {
-	rq->iovcnt = 1;
-	reply_send(rq, 0, len);
+	reply_send(rq, 0, rq->buf, len);
+}
+
+/* a request that takes no reply: the slot or the entry goes on */
+static void reply_none(struct request *rq)
+{
+	if (rq->wire_flags & FUSE_RQ_RING)
+		fuse_uring_reply(rq, 0, NULL, 0); /* a fetch needs a commit */
+	else
+		slot_arm(rq);
 }
 
 /* ---- attributes ---- */
@@ -155,14 +184,20 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 		log_info("fuse: the kernel offers no passthrough: serving "
 			 "reads and writes through the engine");
 	}
+	out->max_background = fs->nr_slots;
+	if (fs->ring && fuse_uring_grant(fs, in)) {
+		out->flags |= FUSE_INIT_EXT;
+		out->flags2 |= FUSE_URING_FLAG2;
+		out->max_background = fuse_uring_entries(fs);
+		fs->init_rq = rq; /* register once the kernel has the reply */
+	}
 	out->major = FUSE_KERNEL_VERSION;
 	out->minor = fs->proto_minor;
 	out->max_readahead = in->max_readahead;
 	out->flags |= (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
 		       FUSE_ASYNC_DIO) &
 		      in->flags;
-	out->max_background = fs->nr_slots;
-	out->congestion_threshold = fs->nr_slots * 3 / 4;
+	out->congestion_threshold = out->max_background * 3 / 4;
 	out->max_write = FUSE_MAX_WRITE;
 	out->time_gran = 1;
 	out->max_pages = FUSE_MAX_WRITE / 4096;
@@ -282,9 +317,7 @@ static void io_done(struct request *rq, int res)
 		return;
 	}
 	if (rq->type == REQ_READ) {
-		rq->iov[1] = (struct iovec){ rq->data, rq->len };
-		rq->iovcnt = 2;
-		reply_send(rq, 0, 0);
+		reply_send(rq, 0, rq->data, rq->len);
 	} else if (rq->type == REQ_WRITE) {
 		struct fuse_write_out *out = reply_body(rq);
 
@@ -393,32 +426,12 @@ static void op_fallocate(struct fuse_session *fs, struct request *rq,
 
 /* ---- dispatch ---- */
 
-/* the request made contiguous in fs->scratch: header, then arguments */
-static const void *args_of(struct fuse_session *fs, struct request *rq,
-			   size_t got)
+void fuse_dispatch(struct fuse_session *fs, struct request *rq,
+		   const struct fuse_in_header *ih, const void *args,
+		   size_t args_len, size_t data_len)
 {
-	size_t tail = got > FUSE_IN_SPLIT ? got - FUSE_IN_SPLIT : 0;
-
-	if (tail > sizeof(fs->scratch) - FUSE_IN_SPLIT)
-		tail = sizeof(fs->scratch) - FUSE_IN_SPLIT;
-	memcpy(fs->scratch, rq->hdr, FUSE_IN_SPLIT);
-	memcpy(fs->scratch + FUSE_IN_SPLIT, rq->buf, tail);
-	return fs->scratch + sizeof(struct fuse_in_header);
-}
-
-static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
-{
-	const struct fuse_in_header *ih = (const void *)rq->hdr;
-	const void *args;
 	size_t need = 0;
 
-	rq->cookie = ih->unique;
-	if (got < sizeof(*ih) || ih->len != got) {
-		log_error("fuse: malformed request (%zu bytes, says %u)", got,
-			  got >= sizeof(*ih) ? ih->len : 0);
-		reply_err(rq, -EIO);
-		return;
-	}
 	switch (ih->opcode) {
 	case FUSE_INIT:
 		need = offsetof(struct fuse_init_in, flags2);
@@ -439,16 +452,17 @@ static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
 		need = sizeof(struct fuse_fallocate_in);
 		break;
 	}
-	if (got - sizeof(*ih) < need) {
+	if (args_len < need) {
 		reply_err(rq, -EINVAL);
 		return;
 	}
-	/* a write's arguments are in rq->hdr whole; its data stays put */
-	args = ih->opcode == FUSE_WRITE ? (const void *)(ih + 1) :
-					  args_of(fs, rq, got);
 	switch (ih->opcode) {
 	case FUSE_INIT:
-		op_init(fs, rq, args);
+		/* INIT comes by /dev/fuse only: the ring starts after it */
+		if (rq->wire_flags & FUSE_RQ_RING)
+			reply_err(rq, -EPROTO);
+		else
+			op_init(fs, rq, args);
 		return;
 	case FUSE_GETATTR:
 		op_getattr(fs, rq);
@@ -466,7 +480,7 @@ static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
 		op_read(fs, rq, args);
 		return;
 	case FUSE_WRITE:
-		op_write(fs, rq, args, got - FUSE_IN_SPLIT);
+		op_write(fs, rq, args, data_len);
 		return;
 	case FUSE_FSYNC:
 		io_submit(fs, rq, REQ_FLUSH, 0, 0, 0);
@@ -484,7 +498,7 @@ static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
 	case FUSE_INTERRUPT:
-		slot_arm(rq); /* these take no reply */
+		reply_none(rq); /* these take no reply */
 		return;
 	case FUSE_DESTROY:
 		fs->ended = true;
@@ -494,6 +508,39 @@ static void dispatch(struct fuse_session *fs, struct request *rq, size_t got)
 		reply_err(rq, -ENOSYS);
 		return;
 	}
+}
+
+/*
+ * /dev/fuse: got bytes, the first FUSE_IN_SPLIT in rq->hdr and the rest
+ * at rq->buf.  The arguments are made contiguous in fs->scratch, except
+ * a write's, which are in rq->hdr whole while its data stays put.
+ */
+static void dev_dispatch(struct fuse_session *fs, struct request *rq,
+			 size_t got)
+{
+	const struct fuse_in_header *ih = (const void *)rq->hdr;
+	size_t tail = got > FUSE_IN_SPLIT ? got - FUSE_IN_SPLIT : 0;
+	size_t head = FUSE_IN_SPLIT - sizeof(*ih); /* args in rq->hdr */
+
+	rq->cookie = ih->unique;
+	if (got < sizeof(*ih) || ih->len != got) {
+		log_error("fuse: malformed request (%zu bytes, says %u)", got,
+			  got >= sizeof(*ih) ? ih->len : 0);
+		reply_err(rq, -EIO);
+		return;
+	}
+	if (ih->opcode == FUSE_WRITE) {
+		if (got < FUSE_IN_SPLIT)
+			head = got - sizeof(*ih);
+		fuse_dispatch(fs, rq, ih, ih + 1, head, tail);
+		return;
+	}
+	if (tail > sizeof(fs->scratch) - FUSE_IN_SPLIT)
+		tail = sizeof(fs->scratch) - FUSE_IN_SPLIT;
+	memcpy(fs->scratch, rq->hdr, FUSE_IN_SPLIT);
+	memcpy(fs->scratch + FUSE_IN_SPLIT, rq->buf, tail);
+	fuse_dispatch(fs, rq, ih, fs->scratch + sizeof(*ih), got - sizeof(*ih),
+		      0);
 }
 
 static void slot_read_done(struct op *op, int res)
@@ -513,25 +560,30 @@ static void slot_read_done(struct op *op, int res)
 		slot_released(fs, rq);
 		return;
 	}
-	dispatch(fs, rq, res);
+	dev_dispatch(fs, rq, res);
 }
 
-static void slot_arm(struct request *rq)
+void fuse_rq_reset(struct fuse_session *fs, struct request *rq)
 {
-	struct fuse_session *fs = rq_session(rq);
 	char *buf = rq->buf;
 	uint64_t buf_len = rq->buf_len;
 
-	if (fs->ended || fs->w->stopping) {
-		slot_released(fs, rq);
-		return;
-	}
-	/* reset what the last request left, keep the slot's own parts */
 	memset(rq, 0, offsetof(struct request, hdr));
 	rq->w = fs->w;
 	rq->conn = fs;
 	rq->buf = buf;
 	rq->buf_len = buf_len;
+}
+
+static void slot_arm(struct request *rq)
+{
+	struct fuse_session *fs = rq_session(rq);
+
+	if (fs->ended || fs->w->stopping) {
+		slot_released(fs, rq);
+		return;
+	}
+	fuse_rq_reset(fs, rq);
 	rq->iov[0] = (struct iovec){ rq->hdr, FUSE_IN_SPLIT };
 	rq->iov[1] = (struct iovec){ rq->buf, FUSE_MAX_WRITE + 4096 };
 	rq->op = (struct op){ .done = slot_read_done, .kind = OP_READV,
@@ -545,6 +597,7 @@ static void session_stop(struct tenant *t, bool force)
 {
 	struct fuse_session *fs = container_of(t, struct fuse_session, tenant);
 
+	fuse_uring_stop(fs, force);
 	/* normally the unmount ends the reads with ENODEV; forced, we do */
 	if (!force)
 		return;
@@ -560,6 +613,8 @@ static void session_begin(struct task *t)
 
 	worker_add_tenant(fs->w, &fs->tenant);
 	fs->live_slots = fs->nr_slots;
+	if (fs->want_uring)
+		fs->live_slots += fuse_uring_setup(fs);
 	for (unsigned i = 0; i < fs->nr_slots; i++)
 		slot_arm(fs->slots[i]);
 }
@@ -591,10 +646,10 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
 
 		if (!rq)
 			return -ENOMEM;
-		rq->buf = pool_take_buffer(&w->pool, SLOT_BUF_LEN);
+		rq->buf = pool_take_buffer(&w->pool, FUSE_SLOT_BUF_LEN);
 		if (!rq->buf)
 			return -ENOMEM;
-		rq->buf_len = SLOT_BUF_LEN;
+		rq->buf_len = FUSE_SLOT_BUF_LEN;
 		rq->conn = fs;
 		fs->slots[i] = rq;
 		fs->nr_slots++;
@@ -604,5 +659,7 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
 
 void fuse_session_start(struct fuse_session *fs)
 {
+	if (fs->want_uring && fuse_uring_prepare(fs) < 0)
+		fs->want_uring = false;
 	worker_post(fs->w, &fs->start);
 }

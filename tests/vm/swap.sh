@@ -9,6 +9,12 @@
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 describe "swap on lloop under memory pressure, in a guest"
+# Known to hang on Linux 6.12 with both frontends, in allocations the
+# kernel makes on lloop's behalf (docs/swap.md has the stacks): skipped,
+# and counted as a skip, unless asked for ('make vm-swap').
+if [ "${LLOOP_VM_SWAP:-0}" != 1 ]; then
+	skip "swap under 3x memory pressure hangs in the kernel's transport allocations on Linux 6.12 (see docs/swap.md); 'make vm-swap' runs it"
+fi
 vm_setup
 vm_initramfs swap.sh nbd loop virtio_blk
 HOG=${LLOOP_VM_HOG_MIB:-192}
@@ -21,6 +27,16 @@ for fe in nbd fuse; do
 		{ echo "FAILED: swap on the $fe frontend"; rc=1; }
 	grep '^# RESULT' "$VM_CONSOLE.txt" || :
 done
+log "for the record: the kernel's own loop driver on the same disk"
+truncate -s 0 "$T/disk.img"
+truncate -s 1G "$T/disk.img"
+if VM_APPEND="lloop_frontend=kloop lloop_protect=1 lloop_hog=$HOG lloop_watchdog=420" \
+	vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
+	echo "KERNEL LOOP: completed"
+else
+	echo "KERNEL LOOP: did not complete (see above)"
+fi
+grep '^# RESULT' "$VM_CONSOLE.txt" || :
 if [ "${LLOOP_VM_UNPROTECTED:-1}" = 1 ]; then
 	log "for the record: the nbd frontend without mlock, IO_FLUSHER or oom_score_adj"
 	truncate -s 0 "$T/disk.img"

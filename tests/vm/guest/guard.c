@@ -4,7 +4,7 @@
  * watches: static, every page locked, its one file opened in advance
  * (under that pressure even opening a file can wait for memory).  If it
  * is not killed within SECONDS, it shows memory, the blocked tasks and
- * every task's stack (sysrq m, w and t, with the console at full
+ * every task's stack and the running ones' (sysrq m, w, t and l, with the console at full
  * verbosity), prints a TAP failure and powers off.
  */
 #include <fcntl.h>
@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 	sysrq('m');
 	sysrq('w');
 	sysrq('t');
+	sysrq('l');
 	sleep(5);
 	if (write(1, done, n) < 0)
 		return 1;

@@ -1,5 +1,5 @@
 # Swap on a lloop device under memory pressure.  From the kernel command
-# line: lloop_frontend=nbd|fuse, lloop_protect=1|0 (0: --no-mlock,
+# line: lloop_frontend=nbd|fuse|kloop (the kernel's loop, for reference), lloop_protect=1|0 (0: --no-mlock,
 # oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog (4 hogs),
 # lloop_watchdog=SECONDS.
 . /bin/tap.sh
@@ -17,13 +17,21 @@ if [ "$PROTECT" = 0 ]; then
 	opts="$opts --no-mlock --oom-score-adj 0"
 	export LLOOP_NO_IO_FLUSHER=1
 fi
-diag "lloop attach $opts /dev/vda"
-dev=$(lloop attach $opts /dev/vda 2>/tmp/attach.err)
-sed 's/^/# /' /tmp/attach.err
-unset LLOOP_NO_IO_FLUSHER
-check "attach ($FRONTEND, protect=$PROTECT) gives $dev" test -b "$dev"
-pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
-diag "daemon $pid: $(grep -E 'VmLck|VmRSS' /proc/$pid/status | tr -s ' \t\n' ' '), oom_score_adj $(cat /proc/$pid/oom_score_adj)"
+if [ "$FRONTEND" = kloop ]; then
+	# the reference: the kernel's own loop driver on the same disk
+	dev=$(losetup -f)
+	losetup "$dev" /dev/vda
+	check "the kernel loop driver on /dev/vda: $dev" test -b "$dev"
+	pid=1
+else
+	diag "lloop attach $opts /dev/vda"
+	dev=$(lloop attach $opts /dev/vda 2>/tmp/attach.err)
+	sed 's/^/# /' /tmp/attach.err
+	unset LLOOP_NO_IO_FLUSHER
+	check "attach ($FRONTEND, protect=$PROTECT) gives $dev" test -b "$dev"
+	pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+	diag "daemon $pid: $(grep -E 'VmLck|VmRSS' /proc/$pid/status | tr -s ' \t\n' ' '), oom_score_adj $(cat /proc/$pid/oom_score_adj)"
+fi
 check "mkswap and swapon $dev" sh -c "mkswap $dev >/dev/null && swapon $dev"
 sed 's/^/# /' /proc/swaps
 in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
@@ -50,6 +58,10 @@ check "swap was really used (pswpout and pswpin over $((HOG * 256 * 4 / 3)))" \
 	test $((out1 - out0)) -gt $((HOG * 256 * 4 / 3)) -a $((in1 - in0)) -gt $((HOG * 256 * 4 / 3))
 dmesg | grep -iE 'oom|killed process|blocked for more' | sed 's/^/# /'
 swapoff "$dev"
-check "swapoff and detach" lloop detach "$dev"
+if [ "$FRONTEND" = kloop ]; then
+	check "swapoff and losetup -d" losetup -d "$dev"
+else
+	check "swapoff and detach" lloop detach "$dev"
+fi
 watchdog_stop
 echo "# RESULT frontend=$FRONTEND protect=$PROTECT hog=4x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"

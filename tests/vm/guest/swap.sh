@@ -1,6 +1,6 @@
 # Swap on a lloop device under memory pressure.  From the kernel command
 # line: lloop_frontend=nbd|fuse|kloop (the kernel's loop, for reference), lloop_protect=1|0 (0: --no-mlock,
-# oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog (4 hogs),
+# oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog, lloop_hogs=N hogs,
 # lloop_watchdog=SECONDS.
 . /bin/tap.sh
 FRONTEND=$(cmdline_arg lloop_frontend)

@@ -18,11 +18,12 @@ fi
 vm_setup
 vm_initramfs swap.sh nbd loop virtio_blk
 HOG=${LLOOP_VM_HOG_MIB:-192}
+HOGS=${LLOOP_VM_HOGS:-4}
 rc=0
 for fe in nbd fuse; do
 	truncate -s 0 "$T/disk.img"
 	truncate -s 1G "$T/disk.img"
-	VM_APPEND="lloop_frontend=$fe lloop_protect=1 lloop_hog=$HOG lloop_watchdog=420" \
+	VM_APPEND="lloop_frontend=$fe lloop_protect=1 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=420" \
 		vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe" ||
 		{ echo "FAILED: swap on the $fe frontend"; rc=1; }
 	grep '^# RESULT' "$VM_CONSOLE.txt" || :
@@ -30,7 +31,7 @@ done
 log "for the record: the kernel's own loop driver on the same disk"
 truncate -s 0 "$T/disk.img"
 truncate -s 1G "$T/disk.img"
-if VM_APPEND="lloop_frontend=kloop lloop_protect=1 lloop_hog=$HOG lloop_watchdog=420" \
+if VM_APPEND="lloop_frontend=kloop lloop_protect=1 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=420" \
 	vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
 	echo "KERNEL LOOP: completed"
 else
@@ -41,7 +42,7 @@ if [ "${LLOOP_VM_UNPROTECTED:-1}" = 1 ]; then
 	log "for the record: the nbd frontend without mlock, IO_FLUSHER or oom_score_adj"
 	truncate -s 0 "$T/disk.img"
 	truncate -s 1G "$T/disk.img"
-	if VM_APPEND="lloop_frontend=nbd lloop_protect=0 lloop_hog=$HOG lloop_watchdog=300" \
+	if VM_APPEND="lloop_frontend=nbd lloop_protect=0 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=300" \
 		vm_boot 256 360 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
 		echo "UNPROTECTED RUN: completed"
 	elif [ "$VM_TIMED_OUT" = 1 ] || grep -q WATCHDOG "$VM_CONSOLE.txt"; then

@@ -6,6 +6,7 @@
 FRONTEND=$(cmdline_arg lloop_frontend)
 PROTECT=$(cmdline_arg lloop_protect)
 HOG=$(cmdline_arg lloop_hog)
+HOGS=$(cmdline_arg lloop_hogs)
 plan 6
 watchdog "$(cmdline_arg lloop_watchdog)"
 if [ "$FRONTEND" = nbd ]; then
@@ -38,7 +39,7 @@ in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
 out0=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
 start=$(date +%s)
 pids=
-for i in 1 2 3 4; do
+for i in $(seq "$HOGS"); do
 	hog "$HOG" >/tmp/hog$i.out 2>&1 &
 	pids="$pids $!"
 done
@@ -51,11 +52,12 @@ cat /tmp/hog*.out | sed 's/^/# /'
 in1=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
 out1=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
 diag "swap: $((out1 - out0)) pages out, $((in1 - in0)) pages in, in $secs s"
-check "4 hogs of $HOG MiB: every page verified" test "$bad" = 0
+check "$HOGS hogs of $HOG MiB: every page verified" test "$bad" = 0
 check "the daemon (pid $pid) was never killed" kill -0 "$pid"
 # a third of the hogs' pages at least must have gone out and come back
-check "swap was really used (pswpout and pswpin over $((HOG * 256 * 4 / 3)))" \
-	test $((out1 - out0)) -gt $((HOG * 256 * 4 / 3)) -a $((in1 - in0)) -gt $((HOG * 256 * 4 / 3))
+min=$((HOG * 256 * HOGS / 4))
+check "swap was really used (pswpout and pswpin over $min pages)" \
+	test $((out1 - out0)) -gt $min -a $((in1 - in0)) -gt $min
 dmesg | grep -iE 'oom|killed process|blocked for more' | sed 's/^/# /'
 swapoff "$dev"
 if [ "$FRONTEND" = kloop ]; then
@@ -64,4 +66,4 @@ else
 	check "swapoff and detach" lloop detach "$dev"
 fi
 watchdog_stop
-echo "# RESULT frontend=$FRONTEND protect=$PROTECT hog=4x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"
+echo "# RESULT frontend=$FRONTEND protect=$PROTECT hog=${HOGS}x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"

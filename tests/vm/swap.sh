@@ -20,7 +20,7 @@ vm_initramfs swap.sh nbd loop virtio_blk
 HOG=${LLOOP_VM_HOG_MIB:-192}
 HOGS=${LLOOP_VM_HOGS:-4}
 rc=0
-for fe in nbd fuse; do
+for fe in ${LLOOP_VM_FRONTENDS:-nbd fuse}; do
 	truncate -s 0 "$T/disk.img"
 	truncate -s 1G "$T/disk.img"
 	VM_APPEND="lloop_frontend=$fe lloop_protect=1 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=420" \
@@ -28,6 +28,7 @@ for fe in nbd fuse; do
 		{ echo "FAILED: swap on the $fe frontend"; rc=1; }
 	grep '^# RESULT' "$VM_CONSOLE.txt" || :
 done
+if [ "${LLOOP_VM_REFERENCE:-1}" = 1 ]; then
 log "for the record: the kernel's own loop driver on the same disk"
 truncate -s 0 "$T/disk.img"
 truncate -s 1G "$T/disk.img"
@@ -38,7 +39,8 @@ else
 	echo "KERNEL LOOP: did not complete (see above)"
 fi
 grep '^# RESULT' "$VM_CONSOLE.txt" || :
-if [ "${LLOOP_VM_UNPROTECTED:-1}" = 1 ]; then
+fi
+if [ "${LLOOP_VM_REFERENCE:-1}" = 1 ]; then
 	log "for the record: the nbd frontend without mlock, IO_FLUSHER or oom_score_adj"
 	truncate -s 0 "$T/disk.img"
 	truncate -s 1G "$T/disk.img"

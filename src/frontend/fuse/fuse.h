@@ -41,6 +41,7 @@ struct fuse_session {
 	struct request *init_rq; /* the INIT reply that grants the ring */
 	atomic_bool uring_active; /* requests come through the ring */
 	int backing_id;		/* from FUSE_DEV_IOC_BACKING_OPEN, or -1 */
+	bool backing_opening;	/* that ioctl is on a helper now */
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */
 	uint32_t proto_minor;

@@ -266,6 +266,7 @@ static void backing_opened(struct op *op, int res)
 	struct request *rq = (struct request *)op;
 	struct fuse_session *fs = rq_session(rq);
 
+	fs->backing_opening = false;
 	if (res < 0) {
 		log_warn("fuse: FUSE_DEV_IOC_BACKING_OPEN: %s: serving reads "
 			 "and writes through the engine",
@@ -280,8 +281,13 @@ static void backing_opened(struct op *op, int res)
 static void op_open(struct fuse_session *fs, struct request *rq,
 		    const struct fuse_open_in *in)
 {
-	if (fs->passthrough && fs->backing_id < 0) {
+	/*
+	 * One backing file per session: an OPEN that comes while the first
+	 * one's ioctl is still on the helper is served through the engine.
+	 */
+	if (fs->passthrough && fs->backing_id < 0 && !fs->backing_opening) {
 		/* the open's flags wait in the slot while the helper works */
+		fs->backing_opening = true;
 		rq->stage = in->flags;
 		rq->op = (struct op){ .done = backing_opened, .kind = OP_CALL,
 				      .fn = backing_open_call, .arg = rq };

@@ -346,13 +346,13 @@ static void test_check_max_payload(void **state)
 	assert_int_equal(check(NBD_CMD_READ, 0, 0, MAX_PAYLOAD, &s), 0);
 	assert_int_equal(check(NBD_CMD_WRITE, 0, 0, MAX_PAYLOAD, &s), 0);
 	assert_int_equal(check(NBD_CMD_READ, 0, 0, MAX_PAYLOAD + 1, &s),
-			 -EOVERFLOW);
+			 -EINVAL);
 	assert_int_equal(check(NBD_CMD_WRITE, 0, 0, MAX_PAYLOAD + 1, &s),
-			 -EOVERFLOW);
+			 -EINVAL);
 	assert_int_equal(check(NBD_CMD_READ, 0, 0, UINT32_MAX, &s),
-			 -EOVERFLOW);
+			 -EINVAL);
 	assert_int_equal(check(NBD_CMD_WRITE, 0, 0, UINT32_MAX, &s),
-			 -EOVERFLOW);
+			 -EINVAL);
 	/* commands without a payload are not limited by it */
 	assert_int_equal(check(NBD_CMD_TRIM, 0, 0, MAX_PAYLOAD + 1, &s), 0);
 	assert_int_equal(check(NBD_CMD_WRITE_ZEROES, 0, 0, EXPORT_SIZE, &s),

@@ -62,9 +62,15 @@ int nbd_check_request(const struct nbd_request *r,
 		return r->offset || r->length ? -EINVAL : 0;
 	if (r->length == 0)
 		return -EINVAL;
+	/*
+	 * Over the advertised maximum block size: EINVAL (proto.md, "Block
+	 * size constraints"; EOVERFLOW is only for a DF read too large to
+	 * send whole).  A write's payload is still read past, so the
+	 * connection goes on.
+	 */
 	if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) &&
 	    r->length > s->max_payload)
-		return -EOVERFLOW;
+		return -EINVAL;
 	if (!range_in_bounds(r->offset, r->length, s->size))
 		return r->type == NBD_CMD_WRITE ||
 				       r->type == NBD_CMD_WRITE_ZEROES ?

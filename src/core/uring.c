@@ -25,6 +25,19 @@ int uring_probe(void)
 	return 0;
 }
 
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const unsigned setup_flags[] = {
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+		IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+		IORING_SETUP_SINGLE_ISSUER,
+	0,
+};
+
 static int uring_init(struct worker *w, unsigned entries)
 {
 	struct io_uring_params p = { 0 };
@@ -35,15 +48,21 @@ static int uring_init(struct worker *w, unsigned entries)
 		return -ENOMEM;
 	if (entries > 32768)
 		entries = 32768;
-	/* room for every op we can have in flight, so the CQ never overflows */
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
-	p.cq_entries = entries * 2;
-	ret = io_uring_queue_init_params(entries, ring, &p);
-	if (ret == -EINVAL) {
-		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
-					      .cq_entries = entries * 2 };
+	/*
+	 * Room for every op we can have in flight, so the CQ never
+	 * overflows.  Only this thread uses the ring: completions can wait
+	 * as task work until it next waits for them (DEFER_TASKRUN) instead
+	 * of interrupting it one by one.  Older kernels refuse the newer
+	 * flags: try with fewer.
+	 */
+	for (unsigned i = 0; i < ARRAY_LEN(setup_flags); i++) {
+		p = (struct io_uring_params){
+			.flags = IORING_SETUP_CQSIZE | setup_flags[i],
+			.cq_entries = entries * 2,
+		};
 		ret = io_uring_queue_init_params(entries, ring, &p);
+		if (ret != -EINVAL)
+			break;
 	}
 	if (ret < 0) {
 		free(ring);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -15,6 +16,7 @@
 #define DISCARD_BUF_LEN (256 * 1024)
 
 static void worker_woken(struct op *op, int res);
+static void worker_ticked(struct op *op, int res);
 
 int worker_init(struct worker *w, struct server *srv, unsigned id)
 {
@@ -28,8 +30,16 @@ int worker_init(struct worker *w, struct server *srv, unsigned id)
 	w->tenants.next = w->tenants.prev = &w->tenants;
 	w->waiting_tail = &w->waiting;
 	pthread_mutex_init(&w->lock, NULL);
+	w->tick_fd = -1;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->wake_fd < 0)
+		return -errno;
+	w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (w->tick_fd < 0 ||
+	    timerfd_settime(w->tick_fd, 0,
+			    &(struct itimerspec){ .it_interval = { 1, 0 },
+						  .it_value = { 1, 0 } },
+			    NULL) < 0)
 		return -errno;
 	ret = pool_init(&w->pool, cfg->queue_depth, cfg->buffer_memory);
 	if (ret < 0)
@@ -56,6 +66,8 @@ void worker_fini(struct worker *w)
 		munmap(w->discard_buf, w->discard_len);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
+	if (w->tick_fd >= 0)
+		close(w->tick_fd);
 	pthread_mutex_destroy(&w->lock);
 }
 
@@ -223,6 +235,43 @@ static void worker_woken(struct op *op, int res)
 	}
 }
 
+static void worker_arm_tick(struct worker *w)
+{
+	w->tick_op = (struct op){
+		.done = worker_ticked,
+		.kind = OP_READ_WAKE,
+		.fd = w->tick_fd,
+		.buf = &w->tick_buf,
+		.len = sizeof(w->tick_buf),
+	};
+	w->eng->submit(w, &w->tick_op);
+}
+
+/*
+ * Once a second.  While a request waits for the pool, tenants that hold
+ * pool memory without making progress are told: a client that never
+ * reads its replies, or sends its payload one byte a second, must not
+ * starve the others on this worker for ever.
+ */
+static void worker_ticked(struct op *op, int res)
+{
+	struct worker *w = (struct worker *)((char *)op -
+					     offsetof(struct worker, tick_op));
+	struct tenant *t, *next;
+	uint64_t now;
+
+	(void)res;
+	worker_arm_tick(w);
+	if (!w->waiting)
+		return;
+	now = stats_now_ns();
+	for (t = w->tenants.next; t != &w->tenants; t = next) {
+		next = t->next;
+		if (t->pool_starved)
+			t->pool_starved(t, now);
+	}
+}
+
 /* tell the main thread, which waits for signals, to stop everything */
 static void worker_fail(struct worker *w)
 {
@@ -241,13 +290,15 @@ static void *worker_main(void *arg)
 	w->stats.io_flusher = memsafe_thread_io_flusher();
 	ret = w->eng->init(w, 2 * w->srv->cfg.queue_depth +
 				      4 * w->srv->cfg.max_connections + 64);
+	w->init_ret = ret;
+	sem_post(&w->ready);
 	if (ret < 0) {
 		log_error("worker %u: cannot start the %s engine: %s", w->id,
 			  w->eng->name, strerror(-ret));
-		worker_fail(w);
 		return NULL;
 	}
 	worker_arm_wake(w);
+	worker_arm_tick(w);
 	worker_run_tasks(w);
 	worker_between_rounds(w);
 	while (!(w->stopping && w->nr_tenants == 0)) {
@@ -272,12 +323,19 @@ int worker_start(struct worker *w)
 	/* the stack is locked with everything else: keep it small */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, LLOOP_THREAD_STACK);
+	sem_init(&w->ready, 0, 0);
 	ret = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	if (ret)
 		return -ret;
 	w->started = true;
-	return 0;
+	/*
+	 * Ready means ready: a failed engine is an error of start-up, and
+	 * what the workers report (lloop stats) is there once this returns.
+	 */
+	while (sem_wait(&w->ready) < 0 && errno == EINTR)
+		;
+	return w->init_ret;
 }
 
 void worker_join(struct worker *w)

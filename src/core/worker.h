@@ -7,6 +7,7 @@
  * helpers' completion list, which other threads fill under ->lock.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,6 +26,12 @@ struct server;
  */
 struct tenant {
 	void (*stop)(struct tenant *t, bool force);
+	/*
+	 * Optional: called once a second while something waits for the
+	 * pool, so that a tenant that holds pool memory and makes no
+	 * progress can give it back.
+	 */
+	void (*pool_starved)(struct tenant *t, uint64_t now_ns);
 	struct tenant *next, *prev;
 };
 
@@ -38,6 +45,9 @@ struct worker {
 	int wake_fd;
 	struct op wake_op;
 	uint64_t wake_buf;
+	int tick_fd;		/* timerfd, once a second */
+	struct op tick_op;
+	uint64_t tick_buf;
 
 	struct pool pool;
 	struct worker_stats stats;
@@ -58,6 +68,8 @@ struct worker {
 	bool stopping;
 	bool forced;
 	bool started;
+	sem_t ready;		/* posted once the engine is set up */
+	int init_ret;		/* how that went */
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);

@@ -11,10 +11,8 @@ stats show no connection slot or pool request left behind.
 The server: export '' = memory:64M, export 'other' = memory:1M, started
 with --buffer-memory 4M (so a maximum payload of 2 MiB).
 """
-import json
 import os
 import struct
-import subprocess
 import sys
 import time
 
@@ -37,21 +35,11 @@ def eq(got, want, what):
 
 
 def stats():
-    out = subprocess.run([LLOOP, "stats", "--json", "--control", CTL],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    return N.lloop_stats(LLOOP, CTL)
 
 
 def leftovers():
-    """None once no connection and no pool request is in use, else what is"""
-    s = stats()
-    conns = s["connections"]["current"]
-    reqs = sum(w["requests_in_use"] for w in s["workers"])
-    bufs = sum(w["buffer_in_use"] for w in s["workers"])
-    if conns == 0 and reqs == 0 and bufs == 0:
-        return None
-    return "connections %d, requests in use %d, buffer bytes in use %d" % (
-        conns, reqs, bufs)
+    return N.pool_leftovers(LLOOP, CTL)
 
 
 def conn():

@@ -7,10 +7,12 @@ read_simple_reply) is the original small API; the rest adds what the
 hostile tests need: option haggling piece by piece, structured replies,
 "did the server hang up" checks, and Client, a small well-behaved client
 that writes and reads back."""
+import json
 import os
 import resource
 import socket
 import struct
+import subprocess
 import time
 
 NBDMAGIC = 0x4E42444D41474943
@@ -274,3 +276,22 @@ def wait_for(pred, timeout, step=0.1):
             return v
         time.sleep(step)
 
+
+
+def lloop_stats(lloop, ctl):
+    """lloop stats --json of the server whose control socket is ctl"""
+    out = subprocess.run([lloop, "stats", "--json", "--control", ctl],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def pool_leftovers(lloop, ctl):
+    """None once no connection and no pool request is in use, else what is"""
+    s = lloop_stats(lloop, ctl)
+    conns = s["connections"]["current"]
+    reqs = sum(w["requests_in_use"] for w in s["workers"])
+    bufs = sum(w["buffer_in_use"] for w in s["workers"])
+    if conns == 0 and reqs == 0 and bufs == 0:
+        return None
+    return "connections %d, requests in use %d, buffer bytes in use %d" % (
+        conns, reqs, bufs)

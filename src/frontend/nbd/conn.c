@@ -16,7 +16,14 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
+/*
+ * A connection that holds pool memory while others wait for it, and has
+ * not taken a reply or sent a write's payload for this long, is closed.
+ */
+#define STALL_SECONDS 10
+
 static void conn_fail(struct nbd_conn *c, int err);
+static void tx_flush(struct task *t);
 
 static void conn_stop(struct tenant *t, bool force)
 {
@@ -29,6 +36,27 @@ static void conn_stop(struct tenant *t, bool force)
 		shutdown(c->fd, SHUT_RDWR);
 	}
 	conn_shutdown(c);
+}
+
+static void conn_pool_starved(struct tenant *t, uint64_t now)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, tenant);
+	const uint64_t limit = STALL_SECONDS * 1000000000ull;
+	const char *what;
+
+	if (c->dead || !c->inflight)
+		return;
+	if (c->txq && now - c->tx_since > limit)
+		what = "a reply not taken";
+	else if (c->rx_rq && now - c->rx_rq->start_ns > limit)
+		what = "a write payload not sent";
+	else
+		return;
+	log_warn("%s: %s in %d s holds pool memory others wait for: "
+		 "closing the connection", c->peer, what, STALL_SECONDS);
+	conn_fail(c, -ESHUTDOWN);
+	shutdown(c->fd, SHUT_RDWR);
+	conn_maybe_close(c);
 }
 
 static void conn_begin(struct task *t)
@@ -72,10 +100,19 @@ struct nbd_conn *conn_alloc(struct server *srv, int fd, const char *peer)
 	c->hs_out = hs_out;
 	c->txq_tail = &c->txq;
 	c->tenant.stop = conn_stop;
+	c->tenant.pool_starved = conn_pool_starved;
 	c->start.run = conn_begin;
+	c->tx_flush.run = tx_flush;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	worker_post(c->w, &c->start);
 	return c;
+}
+
+uint8_t *conn_slot_buf(struct nbd_conn *c, uint32_t *len)
+{
+	/* conn_alloc put hs_out right after opt_buf */
+	*len = NBD_OPT_MAX + NBD_HS_OUT;
+	return c->opt_buf;
 }
 
 static void conn_free(struct nbd_conn *c)
@@ -111,7 +148,8 @@ void conn_maybe_close(struct nbd_conn *c)
 			shutdown(c->fd, SHUT_RD);
 		return;
 	}
-	if (c->tx_busy || c->resume.queued || c->inflight)
+	if (c->tx_busy || c->resume.queued || c->tx_flush.queued ||
+	    c->inflight)
 		return;
 	if (c->hs_pending && !c->dead)
 		return;
@@ -136,11 +174,12 @@ static void conn_fail(struct nbd_conn *c, int err)
 	c->dead = true;
 	c->rx_closed = true;
 	/*
-	 * Replies that can no longer go out, but for one being sent: the
-	 * kernel reads its buffer until the send completes.
+	 * Replies that can no longer go out, but for those being sent: the
+	 * kernel reads their buffers until the send completes.
 	 */
-	if (c->tx_busy && !c->hs_pending && c->txq)
-		p = &c->txq->next;
+	if (c->tx_busy && !c->hs_pending)
+		for (unsigned i = 0; i < c->tx_rqs && *p; i++)
+			p = &(*p)->next;
 	while (*p) {
 		struct request *rq = *p;
 
@@ -189,6 +228,10 @@ static void rx_op_done(struct op *op, int res)
 	c->rx_left -= res;
 	if (c->rx_dst)
 		c->rx_dst += res;
+	if (c->rx_some) {
+		c->rx_got = res;
+		c->rx_left = 0;
+	}
 	if (c->rx_left) {
 		rx_kick(c);
 		return;
@@ -225,6 +268,7 @@ void conn_recv(struct nbd_conn *c, void *dst, uint64_t len, conn_fn done)
 	c->rx_dst = dst;
 	c->rx_left = len;
 	c->rx_done = done;
+	c->rx_some = false;
 	if (!len) {
 		done(c);
 		return;
@@ -237,9 +281,55 @@ void conn_discard(struct nbd_conn *c, uint64_t len, conn_fn done)
 	conn_recv(c, NULL, len, done);
 }
 
+void conn_recv_some(struct nbd_conn *c, void *dst, uint32_t max,
+		    conn_fn done)
+{
+	if (c->rx_closed) {
+		rx_end(c);
+		return;
+	}
+	c->rx_dst = dst;
+	c->rx_left = max;
+	c->rx_done = done;
+	c->rx_some = true;
+	rx_kick(c);
+}
+
 /* ---- send ---- */
 
 static void tx_kick(struct nbd_conn *c);
+
+static size_t iov_bytes(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* n bytes of the replies at the head of the queue have gone */
+static void tx_sent(struct nbd_conn *c, size_t n)
+{
+	while (n && c->txq) {
+		struct request *rq = c->txq;
+		size_t len = iov_bytes(rq->iov, rq->iovcnt);
+		struct iovec *iov = rq->iov;
+
+		if (n < len) {
+			iov_advance(&iov, &rq->iovcnt, n);
+			memmove(rq->iov, iov, rq->iovcnt * sizeof(*iov));
+			return;
+		}
+		n -= len;
+		c->txq = rq->next;
+		if (!c->txq)
+			c->txq_tail = &c->txq;
+		else
+			c->tx_since = stats_now_ns();
+		conn_release(c, rq);
+	}
+}
 
 static void tx_op_done(struct op *op, int res)
 {
@@ -249,14 +339,7 @@ static void tx_op_done(struct op *op, int res)
 	if (res == -EINTR || res == -EAGAIN)
 		res = 0;
 	if (res < 0 || c->dead) {
-		if (!c->hs_pending && c->txq) {
-			struct request *rq = c->txq;
-
-			c->txq = rq->next;
-			if (!c->txq)
-				c->txq_tail = &c->txq;
-			conn_release(c, rq);
-		}
+		/* not busy any more: every queued reply goes, sent or not */
 		conn_fail(c, res < 0 ? res : -EPIPE);
 		conn_maybe_close(c);
 		return;
@@ -269,21 +352,29 @@ static void tx_op_done(struct op *op, int res)
 			return;
 		}
 	} else {
-		struct request *rq = c->txq;
-		struct iovec *iov = rq->iov;
-
-		iov_advance(&iov, &rq->iovcnt, res);
-		if (rq->iovcnt) {
-			memmove(rq->iov, iov, rq->iovcnt * sizeof(*iov));
-		} else {
-			c->txq = rq->next;
-			if (!c->txq)
-				c->txq_tail = &c->txq;
-			conn_release(c, rq);
-		}
+		tx_sent(c, res);
 	}
 	tx_kick(c);
 	conn_maybe_close(c);
+}
+
+/*
+ * As many queued replies as fit in one send: fewer system calls, and the
+ * client is woken once for all of them.
+ */
+static unsigned tx_gather(struct nbd_conn *c)
+{
+	unsigned n = 0;
+
+	c->tx_rqs = 0;
+	for (struct request *rq = c->txq; rq; rq = rq->next) {
+		if (n + rq->iovcnt > NBD_TX_IOV)
+			break;
+		memcpy(&c->tx_iov[n], rq->iov, rq->iovcnt * sizeof(*rq->iov));
+		n += rq->iovcnt;
+		c->tx_rqs++;
+	}
+	return n;
 }
 
 static void tx_kick(struct nbd_conn *c)
@@ -300,8 +391,8 @@ static void tx_kick(struct nbd_conn *c)
 		m->msg_iov = &c->hs_iov;
 		m->msg_iovlen = 1;
 	} else if (c->txq) {
-		m->msg_iov = c->txq->iov;
-		m->msg_iovlen = c->txq->iovcnt;
+		m->msg_iov = c->tx_iov;
+		m->msg_iovlen = tx_gather(c);
 	} else {
 		return;
 	}
@@ -319,6 +410,15 @@ void conn_send_hs(struct nbd_conn *c, conn_fn after)
 		conn_maybe_close(c);
 }
 
+/* after a round of completions: its replies go out in one send */
+static void tx_flush(struct task *t)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, tx_flush);
+
+	tx_kick(c);
+	conn_maybe_close(c);
+}
+
 void conn_queue_reply(struct nbd_conn *c, struct request *rq)
 {
 	/* the caller ends its handler with conn_maybe_close */
@@ -327,9 +427,12 @@ void conn_queue_reply(struct nbd_conn *c, struct request *rq)
 		return;
 	}
 	rq->next = NULL;
+	if (!c->txq)
+		c->tx_since = stats_now_ns();
 	*c->txq_tail = rq;
 	c->txq_tail = &rq->next;
-	tx_kick(c);
+	if (!c->tx_busy)
+		worker_soon(c->w, &c->tx_flush);
 }
 
 void conn_release(struct nbd_conn *c, struct request *rq)

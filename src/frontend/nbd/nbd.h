@@ -14,6 +14,7 @@
 #include "frontend/nbd/wire.h"
 
 #define NBD_HS_OUT 12288	/* handshake replies of one option */
+#define NBD_TX_IOV 64		/* iovecs of one send: replies batched */
 
 struct nbd_conn;
 typedef void (*conn_fn)(struct nbd_conn *c);
@@ -63,6 +64,15 @@ struct nbd_conn {
 	struct nbd_request cur;
 	struct op tx_op;
 	struct request *txq, **txq_tail;
+	uint64_t tx_since;	/* when the head of txq was ready to go */
+	unsigned tx_rqs;	/* replies in the send in flight */
+	struct task tx_flush;	/* send what a round of completions queued */
+	struct iovec tx_iov[NBD_TX_IOV];
+	bool rx_some;		/* one receive of up to rx_left bytes */
+	uint32_t rx_got;	/* what it received */
+	uint8_t *rbuf;		/* received, not yet parsed: [rpos, rend) */
+	uint32_t rpos, rend, rcap;
+	uint64_t rx_copied;	/* of rx_rq's payload */
 };
 
 struct nbd_listener {
@@ -100,6 +110,11 @@ void nbd_frontend_log_listeners(struct server *srv);
 struct nbd_conn *conn_alloc(struct server *srv, int fd, const char *peer);
 void conn_recv(struct nbd_conn *c, void *dst, uint64_t len, conn_fn done);
 void conn_discard(struct nbd_conn *c, uint64_t len, conn_fn done);
+/* one receive of 1..max bytes into dst; done finds their count in rx_got */
+void conn_recv_some(struct nbd_conn *c, void *dst, uint32_t max,
+		    conn_fn done);
+/* the slot's handshake buffers, free for other use in transmission */
+uint8_t *conn_slot_buf(struct nbd_conn *c, uint32_t *len);
 /* send c->hs_out[0..hs_len), then run after */
 void conn_send_hs(struct nbd_conn *c, conn_fn after);
 void conn_queue_reply(struct nbd_conn *c, struct request *rq);

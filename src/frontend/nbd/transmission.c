@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The transmission phase.  Headers are read one after another; each
- * request takes a descriptor and a buffer from the worker's pool, goes to
- * the backend, and is answered when it completes, in whatever order that
- * is.  When the pool is empty the connection stops reading until
- * something returns: that is the whole of back-pressure.
+ * The transmission phase.  Bytes are received into the connection's
+ * buffer (the slot's handshake buffers, free by now), as many as have
+ * come, and parsed from there: one receive usually carries several
+ * request headers and small write payloads.  Each request takes a
+ * descriptor and a buffer from the worker's pool, goes to the backend,
+ * and is answered when it completes, in whatever order that is.  When
+ * the pool is empty the connection stops parsing until something
+ * returns: that is the whole of back-pressure.  A large payload is
+ * received straight into its request's buffer.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,8 +19,8 @@
 
 #define EXTENTS_BUF 4096
 
-static void tm_read_header(struct nbd_conn *c);
-static void tm_dispatch(struct nbd_conn *c);
+static void tm_run(struct nbd_conn *c);
+static bool tm_dispatch(struct nbd_conn *c);
 
 static const uint8_t cmd_to_req[] = {
 	[NBD_CMD_READ] = REQ_READ,
@@ -132,23 +136,6 @@ static void tm_submit(struct nbd_conn *c, struct request *rq)
 	backend_submit(rq->be, rq);
 }
 
-static void tm_write_payload_done(struct nbd_conn *c)
-{
-	struct request *rq = c->rx_rq;
-
-	c->rx_rq = NULL;
-	tm_submit(c, rq);
-	tm_read_header(c);
-}
-
-static void tm_write_discarded(struct nbd_conn *c)
-{
-	struct request *rq = c->rx_rq;
-
-	c->rx_rq = NULL;
-	tm_reply(c, rq, rq->error);
-	tm_read_header(c);
-}
 
 static void tm_resume(struct task *t)
 {
@@ -160,7 +147,8 @@ static void tm_resume(struct task *t)
 		conn_maybe_close(c);
 		return;
 	}
-	tm_dispatch(c);
+	if (tm_dispatch(c))
+		tm_run(c);
 }
 
 /*
@@ -208,7 +196,8 @@ static uint64_t buffer_len(struct request *rq)
 	}
 }
 
-static void tm_dispatch(struct nbd_conn *c)
+/* Returns whether to go on parsing: false once something must wait. */
+static bool tm_dispatch(struct nbd_conn *c)
 {
 	const struct nbd_request *r = &c->cur;
 	struct request *rq;
@@ -218,16 +207,16 @@ static void tm_dispatch(struct nbd_conn *c)
 	if (r->type == NBD_CMD_DISC) {
 		log_debug("%s: disconnect requested", c->peer);
 		conn_shutdown(c);
-		return;
+		return false;
 	}
 	if (over_share(c, c->inflight, 0)) {
 		tm_wait(c, NULL, true);
-		return;
+		return false;
 	}
 	rq = pool_take_request(&c->w->pool);
 	if (!rq) {
 		tm_wait(c, NULL, false);
-		return;
+		return false;
 	}
 	c->inflight++;
 	rq->w = c->w;
@@ -252,24 +241,23 @@ static void tm_dispatch(struct nbd_conn *c)
 			/* the payload is on the wire: read past it */
 			rq->error = err;
 			c->rx_rq = rq;
-			conn_discard(c, r->length, tm_write_discarded);
-			return;
+			c->rx_copied = 0;
+			return true;
 		}
 		tm_reply(c, rq, err);
-		tm_read_header(c);
-		return;
+		return true;
 	}
 	rq->flags = req_flags(r->flags);
 	blen = buffer_len(rq);
 	if (blen) {
 		if (over_share(c, c->inflight - 1, blen)) {
 			tm_wait(c, rq, true);
-			return;
+			return false;
 		}
 		rq->buf = pool_take_buffer(&c->w->pool, blen);
 		if (!rq->buf) {
 			tm_wait(c, rq, false);
-			return;
+			return false;
 		}
 		rq->buf_len = blen;
 		c->buf_bytes += blen;
@@ -280,31 +268,109 @@ static void tm_dispatch(struct nbd_conn *c)
 	}
 	if (rq->type == REQ_WRITE) {
 		c->rx_rq = rq;
-		conn_recv(c, rq->data, rq->len, tm_write_payload_done);
-		return;
+		c->rx_copied = 0;
+		return true;
 	}
 	tm_submit(c, rq);
-	tm_read_header(c);
+	return true;
 }
 
-static void tm_got_header(struct nbd_conn *c)
+/* ---- receiving ---- */
+
+/* a payload at least this big is received into its request directly */
+#define RX_DIRECT_MIN 8192
+
+static void tm_filled(struct nbd_conn *c)
 {
-	nbd_decode_request(c->req_hdr, &c->cur);
-	if (c->cur.magic != NBD_REQUEST_MAGIC) {
-		log_info("%s: bad request magic 0x%08x: disconnecting",
-			 c->peer, c->cur.magic);
-		conn_shutdown(c);
-		return;
+	c->rend += c->rx_got;
+	tm_run(c);
+}
+
+static void tm_payload_done(struct nbd_conn *c)
+{
+	c->rx_copied = c->rx_rq->len;
+	tm_run(c);
+}
+
+/* receive more into the buffer, after what is still to be parsed */
+static void tm_refill(struct nbd_conn *c)
+{
+	uint32_t left = c->rend - c->rpos;
+
+	if (c->rpos) {
+		memmove(c->rbuf, c->rbuf + c->rpos, left);
+		c->rpos = 0;
+		c->rend = left;
 	}
-	tm_dispatch(c);
+	conn_recv_some(c, c->rbuf + c->rend, c->rcap - c->rend, tm_filled);
 }
 
-static void tm_read_header(struct nbd_conn *c)
+/*
+ * The write payload arriving, from the buffer, or straight into the
+ * request when much of it is still to come.  Returns whether it is all
+ * there: then rx_rq is submitted, or answered with its error (its
+ * payload dropped).
+ */
+static bool tm_payload(struct nbd_conn *c)
 {
-	conn_recv(c, c->req_hdr, NBD_REQUEST_SIZE, tm_got_header);
+	struct request *rq = c->rx_rq;
+	char *dst = rq->error ? NULL : rq->data;
+	uint64_t want = rq->len - c->rx_copied;
+	uint64_t n = c->rend - c->rpos;
+
+	if (n > want)
+		n = want;
+	if (dst)
+		memcpy(dst + c->rx_copied, c->rbuf + c->rpos, n);
+	c->rpos += n;
+	c->rx_copied += n;
+	want -= n;
+	if (want >= RX_DIRECT_MIN) {
+		conn_recv(c, dst ? dst + c->rx_copied : NULL, want,
+			  tm_payload_done);
+		return false;
+	}
+	if (want) {
+		tm_refill(c);
+		return false;
+	}
+	c->rx_rq = NULL;
+	if (rq->error)
+		tm_reply(c, rq, rq->error);
+	else
+		tm_submit(c, rq);
+	return true;
+}
+
+/*
+ * Parse what the buffer holds until something must wait: more bytes, the
+ * pool, or the end.
+ */
+static void tm_run(struct nbd_conn *c)
+{
+	for (;;) {
+		if (c->rx_rq && !tm_payload(c))
+			return;
+		if (c->rend - c->rpos < NBD_REQUEST_SIZE) {
+			tm_refill(c);
+			return;
+		}
+		nbd_decode_request(c->rbuf + c->rpos, &c->cur);
+		c->rpos += NBD_REQUEST_SIZE;
+		if (c->cur.magic != NBD_REQUEST_MAGIC) {
+			log_info("%s: bad request magic 0x%08x: disconnecting",
+				 c->peer, c->cur.magic);
+			conn_shutdown(c);
+			return;
+		}
+		if (!tm_dispatch(c))
+			return;
+	}
 }
 
 void nbd_transmission_start(struct nbd_conn *c)
 {
-	tm_read_header(c);
+	c->rbuf = conn_slot_buf(c, &c->rcap);
+	c->rpos = c->rend = 0;
+	tm_run(c);
 }

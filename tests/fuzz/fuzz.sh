@@ -8,6 +8,12 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# the fuzzers are an ASan and UBSan build of their own: the sanitizer
+# pass of make check would only repeat the plain one
+if [ -n "${LLOOP:-}" ] && "$LLOOP" --version 2>/dev/null | grep -q sanitized; then
+	echo "SKIP: $LLOOP is a sanitizer build; the fuzzers have their own ASan/UBSan build, run by the plain pass"
+	exit 77
+fi
 command -v clang-14 >/dev/null 2>&1 || {
 	echo "SKIP: clang-14 not installed (scripts/deps)"
 	exit 77

@@ -139,7 +139,7 @@ int fault_parse(const char *s, struct fault_rule *r, const char **why)
 	unsigned n = 0, every;
 
 	*why = "expected OP:ERRNO:EVERY_N[:START-END], e.g. read:EIO:10";
-	if (strlen(s) >= sizeof(buf))
+	if (!s[0] || strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
 	if (buf[0] == ':' || strstr(buf, "::") || s[strlen(s) - 1] == ':')

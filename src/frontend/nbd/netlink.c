@@ -185,15 +185,29 @@ static int nbd_family(int fd)
 	return id ? id : -ENOENT;
 }
 
+/* a netlink socket and the "nbd" family's id in *fam, or an error */
+static int nbd_open(int *fam)
+{
+	int fd = nl_open();
+
+	if (fd < 0)
+		return fd;
+	*fam = nbd_family(fd);
+	if (*fam < 0) {
+		close(fd);
+		return *fam;
+	}
+	return fd;
+}
+
 bool nbd_netlink_present(void)
 {
-	int fd = nl_open(), fam;
+	int fam, fd = nbd_open(&fam);
 
 	if (fd < 0)
 		return false;
-	fam = nbd_family(fd);
 	close(fd);
-	return fam > 0;
+	return true;
 }
 
 int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index)
@@ -203,14 +217,9 @@ int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index)
 	uint32_t got = UINT32_MAX;
 	int fd, fam, ret;
 
-	fd = nl_open();
+	fd = nbd_open(&fam);
 	if (fd < 0)
 		return fd;
-	fam = nbd_family(fd);
-	if (fam < 0) {
-		close(fd);
-		return fam;
-	}
 	msg_begin(&m, fam, NBD_CMD_CONNECT, NBD_GENL_VERSION);
 	if (c->index >= 0)
 		attr_u32(&m, NBD_ATTR_INDEX, c->index);
@@ -242,14 +251,9 @@ int nbd_netlink_disconnect(int index)
 	struct nlmsg m;
 	int fd, fam, ret;
 
-	fd = nl_open();
+	fd = nbd_open(&fam);
 	if (fd < 0)
 		return fd;
-	fam = nbd_family(fd);
-	if (fam < 0) {
-		close(fd);
-		return fam;
-	}
 	msg_begin(&m, fam, NBD_CMD_DISCONNECT, NBD_GENL_VERSION);
 	attr_u32(&m, NBD_ATTR_INDEX, index);
 	ret = nl_talk(fd, &m, 0, NULL, 0);

@@ -20,32 +20,28 @@ vm_initramfs swap.sh nbd loop virtio_blk
 HOG=${LLOOP_VM_HOG_MIB:-192}
 HOGS=${LLOOP_VM_HOGS:-4}
 rc=0
-for fe in ${LLOOP_VM_FRONTENDS:-nbd fuse}; do
+# swap_boot FRONTEND PROTECT WATCHDOG_S: one guest on a fresh 1 GiB disk
+swap_boot() {
 	truncate -s 0 "$T/disk.img"
 	truncate -s 1G "$T/disk.img"
-	VM_APPEND="lloop_frontend=$fe lloop_protect=1 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=420" \
-		vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe" ||
-		{ echo "FAILED: swap on the $fe frontend"; rc=1; }
+	VM_APPEND="lloop_frontend=$1 lloop_protect=$2 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=$3" \
+		vm_boot 256 $(($3 + 60)) -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"
+}
+for fe in ${LLOOP_VM_FRONTENDS:-nbd fuse}; do
+	swap_boot "$fe" 1 420 || { echo "FAILED: swap on the $fe frontend"; rc=1; }
 	grep '^# RESULT' "$VM_CONSOLE.txt" || :
 done
 if [ "${LLOOP_VM_REFERENCE:-1}" = 1 ]; then
-log "for the record: the kernel's own loop driver on the same disk"
-truncate -s 0 "$T/disk.img"
-truncate -s 1G "$T/disk.img"
-if VM_APPEND="lloop_frontend=kloop lloop_protect=1 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=420" \
-	vm_boot 256 480 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
-	echo "KERNEL LOOP: completed"
-else
-	echo "KERNEL LOOP: did not complete (see above)"
-fi
-grep '^# RESULT' "$VM_CONSOLE.txt" || :
-fi
-if [ "${LLOOP_VM_REFERENCE:-1}" = 1 ]; then
+	log "for the record: the kernel's own loop driver on the same disk"
+	if swap_boot kloop 1 420; then
+		echo "KERNEL LOOP: completed"
+	else
+		echo "KERNEL LOOP: did not complete (see above)"
+	fi
+	grep '^# RESULT' "$VM_CONSOLE.txt" || :
+
 	log "for the record: the nbd frontend without mlock, IO_FLUSHER or oom_score_adj"
-	truncate -s 0 "$T/disk.img"
-	truncate -s 1G "$T/disk.img"
-	if VM_APPEND="lloop_frontend=nbd lloop_protect=0 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=300" \
-		vm_boot 256 360 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"; then
+	if swap_boot nbd 0 300; then
 		echo "UNPROTECTED RUN: completed"
 	elif [ "$VM_TIMED_OUT" = 1 ] || grep -q WATCHDOG "$VM_CONSOLE.txt"; then
 		echo "UNPROTECTED RUN: hung (see the blocked tasks above)"

@@ -521,7 +521,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (server_setup(&d->srv) < 0)
 		goto out;
 	if (d->frontend == FRONTEND_NBD) {
-		if (nbd_frontend_init(&d->srv, NULL, 0) < 0) {
+		if (nbd_frontend_init(&d->srv, NULL) < 0) {
 			log_error("attach: cannot set up the nbd frontend");
 			goto out;
 		}

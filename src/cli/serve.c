@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "frontend/nbd/nbd.h"
 
 #define MAX_LISTEN 16
+#define MAX_ALLOW 64
 #define DEFAULT_LISTEN "tcp://127.0.0.1:10809"
 
 struct serve_opts {
@@ -33,6 +35,8 @@ struct serve_opts {
 	bool read_only;
 	const char *control;
 	struct memsafe_opts mem;
+	struct nbd_frontend_opts fo;
+	struct cidr allow[MAX_ALLOW];
 };
 
 void serve_usage(void)
@@ -69,6 +73,29 @@ void serve_usage(void)
 	       "      --oom-score-adj N    -1000 to 1000 (default -1000)\n"
 	       "      --control PATH       control socket for 'lloop stats'\n"
 	       "                           (default " CONTROL_DIR "/serve-PID.sock)\n"
+	       "      --handshake-timeout SECONDS\n"
+	       "                           close a client that has not finished\n"
+	       "                           its handshake (TLS included) by then\n"
+	       "                           (default 10; 0: never)\n"
+	       "\n"
+	       "Security:\n"
+	       "      --tls MODE           off (default), on (offer STARTTLS) or\n"
+	       "                           require (nothing but STARTTLS before\n"
+	       "                           TLS)\n"
+	       "      --tls-certificates DIR\n"
+	       "                           X.509: DIR/server-cert.pem,\n"
+	       "                           server-key.pem, ca-cert.pem\n"
+	       "      --tls-verify-peer    require client certificates signed by\n"
+	       "                           DIR/ca-cert.pem\n"
+	       "      --tls-psk FILE       pre-shared keys, psktool's USER:HEXKEY\n"
+	       "                           lines\n"
+	       "      --tls-priority STR   GnuTLS priority string (default\n"
+	       "                           TLS 1.3, then 1.2)\n"
+	       "      --allow CIDR         TCP clients only from this range (e.g.\n"
+	       "                           10.0.0.0/8, ::1/128); repeatable\n"
+	       "      --socket-mode MODE   unix socket permissions (0600)\n"
+	       "      --socket-group GROUP unix socket group\n"
+	       "  NAME=IMAGE:ro            that export read-only\n"
 	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n");
 }
@@ -79,6 +106,15 @@ enum {
 	OPT_PIDFILE,
 	OPT_DAEMON,
 	OPT_CONTROL,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_TLS,
+	OPT_TLS_CERTIFICATES,
+	OPT_TLS_VERIFY_PEER,
+	OPT_TLS_PSK,
+	OPT_TLS_PRIORITY,
+	OPT_ALLOW,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -90,10 +126,94 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "handshake-timeout", required_argument, NULL,
+	  OPT_HANDSHAKE_TIMEOUT },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+	{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY_PEER },
+	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+	{ "tls-priority", required_argument, NULL, OPT_TLS_PRIORITY },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
+
+static int parse_tls_mode(const char *arg, enum tls_mode *m)
+{
+	if (!strcmp(arg, "off"))
+		*m = TLS_OFF;
+	else if (!strcmp(arg, "on"))
+		*m = TLS_ON;
+	else if (!strcmp(arg, "require"))
+		*m = TLS_REQUIRE;
+	else
+		return option_bad("--tls", arg, "expected off, on or require");
+	return 0;
+}
+
+static int parse_group(const char *arg, long *gid)
+{
+	struct group *g = getgrnam(arg);
+	unsigned v;
+
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	if (parse_uint(arg, 0, 0x7fffffff, &v) < 0)
+		return option_bad("--socket-group", arg, "no such group");
+	*gid = v;
+	return 0;
+}
+
+/* TLS and who may connect */
+static int security_option(int c, const char *arg, struct serve_opts *so)
+{
+	struct nbd_frontend_opts *fo = &so->fo;
+	char *end;
+	long v;
+
+	switch (c) {
+	case OPT_TLS:
+		return parse_tls_mode(arg, &fo->tls.mode);
+	case OPT_TLS_CERTIFICATES:
+		fo->tls.certificates = arg;
+		return 0;
+	case OPT_TLS_VERIFY_PEER:
+		fo->tls.verify_peer = true;
+		return 0;
+	case OPT_TLS_PSK:
+		fo->tls.psk_file = arg;
+		return 0;
+	case OPT_TLS_PRIORITY:
+		fo->tls.priority = arg;
+		return 0;
+	case OPT_ALLOW:
+		if (fo->nr_allow == MAX_ALLOW)
+			return option_bad("--allow", arg,
+					  "too many ranges (at most 64)");
+		if (cidr_parse(arg, &so->allow[fo->nr_allow]) < 0)
+			return option_bad("--allow", arg,
+					  "expected ADDRESS[/BITS], e.g. "
+					  "10.0.0.0/8 or ::1/128");
+		fo->nr_allow++;
+		return 0;
+	case OPT_SOCKET_MODE:
+		errno = 0;
+		v = strtol(arg, &end, 8);
+		if (errno || !arg[0] || *end || v < 0 || v > 0777)
+			return option_bad("--socket-mode", arg,
+					  "expected an octal mode, e.g. 0660");
+		fo->socket_mode = v;
+		return 0;
+	case OPT_SOCKET_GROUP:
+		return parse_group(arg, &fo->socket_gid);
+	}
+	return -EINVAL;
+}
 
 static int parse_options(int argc, char **argv, struct server_config *cfg,
 			 struct serve_opts *so)
@@ -160,6 +280,24 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 		case OPT_CONTROL:
 			so->control = optarg;
 			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (parse_uint(optarg, 0, 86400,
+				       &cfg->handshake_timeout) < 0)
+				return option_bad("--handshake-timeout", optarg,
+						  "expected 0 to 86400 seconds");
+			break;
+		case OPT_TLS:
+		case OPT_TLS_CERTIFICATES:
+		case OPT_TLS_VERIFY_PEER:
+		case OPT_TLS_PSK:
+		case OPT_TLS_PRIORITY:
+		case OPT_ALLOW:
+		case OPT_SOCKET_MODE:
+		case OPT_SOCKET_GROUP:
+			ret = security_option(c, optarg, so);
+			if (ret < 0)
+				return ret;
+			break;
 		case 'h':
 			serve_usage();
 			exit(0);
@@ -174,18 +312,39 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 	if (!so->nr_listen)
 		so->listen[so->nr_listen++] = DEFAULT_LISTEN;
 	cfg->bopts.read_only = so->read_only;
+	so->fo.listen = so->listen;
+	so->fo.nr_listen = so->nr_listen;
+	so->fo.allow = so->allow;
+	if (so->fo.tls.mode == TLS_OFF &&
+	    (so->fo.tls.certificates || so->fo.tls.psk_file ||
+	     so->fo.tls.verify_peer || so->fo.tls.priority)) {
+		log_error("serve: --tls-certificates, --tls-psk, "
+			  "--tls-verify-peer and --tls-priority need --tls on "
+			  "or --tls require");
+		return -EINVAL;
+	}
 	return 0;
 }
 
-/* NAME=IMAGE when the part before '=' could not be a path */
-static void split_export(char *arg, char **name, char **image)
+/*
+ * NAME=IMAGE when the part before '=' could not be a path; NAME=IMAGE:ro
+ * makes that export read-only.
+ */
+static void split_export(char *arg, char **name, char **image, bool *ro)
 {
 	char *eq = strchr(arg, '=');
+	size_t len;
 
+	*ro = false;
 	if (eq && !memchr(arg, '/', eq - arg) && !memchr(arg, ':', eq - arg)) {
 		*eq = '\0';
 		*name = arg;
 		*image = eq + 1;
+		len = strlen(*image);
+		if (len > 3 && !strcmp(*image + len - 3, ":ro")) {
+			(*image)[len - 3] = '\0';
+			*ro = true;
+		}
 	} else {
 		*name = NULL;
 		*image = arg;
@@ -203,8 +362,9 @@ static int check_exports(struct server *srv, int argc, char **argv)
 	for (unsigned i = 0; i < n; i++) {
 		struct export *e = &srv->exports[i];
 		char *name, *image;
+		bool ro;
 
-		split_export(argv[optind + i], &name, &image);
+		split_export(argv[optind + i], &name, &image, &ro);
 		if (!name && n > 1) {
 			log_error("%s: with several exports each needs a "
 				  "name: NAME=IMAGE", image);
@@ -218,7 +378,7 @@ static int check_exports(struct server *srv, int argc, char **argv)
 		e->name = name ? name : "";
 		e->spec = image;
 		e->description = image;
-		e->read_only = srv->cfg.bopts.read_only;
+		e->read_only = srv->cfg.bopts.read_only || ro;
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(srv->exports[j].name, e->name)) {
 				log_error("export name '%s' given twice",
@@ -237,7 +397,11 @@ static int open_exports(struct server *srv, int argc, char **argv)
 {
 	for (unsigned i = 0; i < (unsigned)(argc - optind); i++) {
 		struct export *e = &srv->exports[i];
-		int ret = backend_open(e->spec, &srv->cfg.bopts, &e->be);
+		struct backend_opts bo = srv->cfg.bopts;
+		int ret;
+
+		bo.read_only = e->read_only;
+		ret = backend_open(e->spec, &bo, &e->be);
 
 		if (ret < 0)
 			return ret;
@@ -310,7 +474,9 @@ static int daemonize(int *ready_fd)
 int serve_main(int argc, char **argv)
 {
 	struct server srv = { 0 };
-	struct serve_opts so = { 0 };
+	struct serve_opts so = {
+		.fo = { .socket_mode = 0600, .socket_gid = -1 },
+	};
 	int ready_fd = -1, sig, ret, status = 1;
 	sigset_t set;
 
@@ -328,7 +494,7 @@ int serve_main(int argc, char **argv)
 	ret = server_setup(&srv);
 	if (ret < 0)
 		goto out;
-	ret = nbd_frontend_init(&srv, so.listen, so.nr_listen);
+	ret = nbd_frontend_init(&srv, &so.fo);
 	if (ret < 0)
 		goto out;
 	if (so.daemon && daemonize(&ready_fd) < 0) {

@@ -25,6 +25,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->threads = cpus > 0 ? cpus : 1;
 	cfg->queue_depth = 128;
 	cfg->max_connections = 256;
+	cfg->handshake_timeout = 10;
 	cfg->engine = ENGINE_AUTO;
 	cfg->bopts.cache = CACHE_NONE;
 }

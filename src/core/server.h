@@ -21,6 +21,7 @@ struct server_config {
 	unsigned queue_depth;	/* requests in flight per worker */
 	size_t buffer_memory;	/* arena bytes per worker, power of two */
 	unsigned max_connections;
+	unsigned handshake_timeout;	/* seconds, 0: none */
 	enum engine_choice engine;
 	struct backend_opts bopts;
 };

@@ -248,10 +248,10 @@ static void worker_arm_tick(struct worker *w)
 }
 
 /*
- * Once a second.  While a request waits for the pool, tenants that hold
- * pool memory without making progress are told: a client that never
- * reads its replies, or sends its payload one byte a second, must not
- * starve the others on this worker for ever.
+ * Once a second, every tenant, and whether a request waits for the pool:
+ * a client that never reads its replies, or sends its payload one byte a
+ * second, must not starve the others on this worker for ever, and one
+ * that never finishes its handshake must not hold a connection slot.
  */
 static void worker_ticked(struct op *op, int res)
 {
@@ -262,13 +262,11 @@ static void worker_ticked(struct op *op, int res)
 
 	(void)res;
 	worker_arm_tick(w);
-	if (!w->waiting)
-		return;
 	now = stats_now_ns();
 	for (t = w->tenants.next; t != &w->tenants; t = next) {
 		next = t->next;
-		if (t->pool_starved)
-			t->pool_starved(t, now);
+		if (t->tick)
+			t->tick(t, now, w->waiting != NULL);
 	}
 }
 

@@ -27,11 +27,12 @@ struct server;
 struct tenant {
 	void (*stop)(struct tenant *t, bool force);
 	/*
-	 * Optional: called once a second while something waits for the
-	 * pool, so that a tenant that holds pool memory and makes no
-	 * progress can give it back.
+	 * Optional: called once a second, with starved set while something
+	 * waits for the pool, so that a tenant that holds pool memory and
+	 * makes no progress can give it back, and one that has a deadline
+	 * can keep it.
 	 */
-	void (*pool_starved)(struct tenant *t, uint64_t now_ns);
+	void (*tick)(struct tenant *t, uint64_t now_ns, bool starved);
 	struct tenant *next, *prev;
 };
 

@@ -22,7 +22,6 @@
  */
 #define STALL_SECONDS 10
 
-static void conn_fail(struct nbd_conn *c, int err);
 static void tx_flush(struct task *t);
 
 static void conn_stop(struct tenant *t, bool force)
@@ -38,22 +37,45 @@ static void conn_stop(struct tenant *t, bool force)
 	conn_shutdown(c);
 }
 
-static void conn_pool_starved(struct tenant *t, uint64_t now)
+/* a client that holds pool memory others wait for and makes no progress */
+static bool conn_stalled(struct nbd_conn *c, uint64_t now)
 {
-	struct nbd_conn *c = container_of(t, struct nbd_conn, tenant);
 	const uint64_t limit = STALL_SECONDS * 1000000000ull;
 	const char *what;
 
-	if (c->dead || !c->inflight)
-		return;
+	if (!c->inflight)
+		return false;
 	if (c->txq && now - c->tx_since > limit)
 		what = "a reply not taken";
 	else if (c->rx_rq && now - c->rx_rq->start_ns > limit)
 		what = "a write payload not sent";
 	else
-		return;
+		return false;
 	log_warn("%s: %s in %d s holds pool memory others wait for: "
 		 "closing the connection", c->peer, what, STALL_SECONDS);
+	return true;
+}
+
+/* a client that never finishes its handshake must not keep its slot */
+static bool conn_handshake_late(struct nbd_conn *c, uint64_t now)
+{
+	uint64_t limit = c->srv->cfg.handshake_timeout * 1000000000ull;
+
+	if (c->transmission || !limit || now - c->born_ns <= limit)
+		return false;
+	log_info("%s: handshake not finished in %u s: closing the "
+		 "connection", c->peer, c->srv->cfg.handshake_timeout);
+	return true;
+}
+
+static void conn_tick(struct tenant *t, uint64_t now, bool starved)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, tenant);
+
+	if (c->dead)
+		return;
+	if (!conn_handshake_late(c, now) && !(starved && conn_stalled(c, now)))
+		return;
 	conn_fail(c, -ESHUTDOWN);
 	shutdown(c->fd, SHUT_RDWR);
 	conn_maybe_close(c);
@@ -100,7 +122,8 @@ struct nbd_conn *conn_alloc(struct server *srv, int fd, const char *peer)
 	c->hs_out = hs_out;
 	c->txq_tail = &c->txq;
 	c->tenant.stop = conn_stop;
-	c->tenant.pool_starved = conn_pool_starved;
+	c->tenant.tick = conn_tick;
+	c->born_ns = stats_now_ns();
 	c->start.run = conn_begin;
 	c->tx_flush.run = tx_flush;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -122,6 +145,7 @@ static void conn_free(struct nbd_conn *c)
 
 	log_debug("%s: connection closed", c->peer);
 	c->closed = true;
+	tls_conn_end(c);
 	close(c->fd);
 	worker_del_tenant(w, &c->tenant);
 	pthread_mutex_lock(&fe->lock);
@@ -149,7 +173,7 @@ void conn_maybe_close(struct nbd_conn *c)
 		return;
 	}
 	if (c->tx_busy || c->resume.queued || c->tx_flush.queued ||
-	    c->inflight)
+	    c->tls.again.queued || c->inflight)
 		return;
 	if (c->hs_pending && !c->dead)
 		return;
@@ -164,7 +188,7 @@ void conn_shutdown(struct nbd_conn *c)
 	conn_maybe_close(c);
 }
 
-static void conn_fail(struct nbd_conn *c, int err)
+void conn_fail(struct nbd_conn *c, int err)
 {
 	if (!c->dead && err != -ECONNRESET && err != -EPIPE &&
 	    err != -ESHUTDOWN)
@@ -206,10 +230,9 @@ static void rx_end(struct nbd_conn *c)
 	conn_maybe_close(c);
 }
 
-static void rx_op_done(struct op *op, int res)
+/* a receive of res bytes (plaintext, under TLS) ended */
+void conn_rx_done(struct nbd_conn *c, int res)
 {
-	struct nbd_conn *c = container_of(op, struct nbd_conn, rx_op);
-
 	c->rx_busy = false;
 	if (res == -EINTR || res == -EAGAIN) {
 		rx_kick(c);
@@ -239,9 +262,19 @@ static void rx_op_done(struct op *op, int res)
 	c->rx_done(c);
 }
 
+static void rx_op_done(struct op *op, int res)
+{
+	conn_rx_done(container_of(op, struct nbd_conn, rx_op), res);
+}
+
 static void rx_kick(struct nbd_conn *c)
 {
 	uint64_t n = c->rx_left;
+
+	if (c->tls.active) {
+		tls_rx_kick(c);
+		return;
+	}
 
 	c->rx_op = (struct op){ .done = rx_op_done, .kind = OP_RECV,
 				.fd = c->fd };
@@ -331,10 +364,9 @@ static void tx_sent(struct nbd_conn *c, size_t n)
 	}
 }
 
-static void tx_op_done(struct op *op, int res)
+/* a send of res bytes (plaintext, under TLS) ended */
+void conn_tx_done(struct nbd_conn *c, int res)
 {
-	struct nbd_conn *c = container_of(op, struct nbd_conn, tx_op);
-
 	c->tx_busy = false;
 	if (res == -EINTR || res == -EAGAIN)
 		res = 0;
@@ -356,6 +388,11 @@ static void tx_op_done(struct op *op, int res)
 	}
 	tx_kick(c);
 	conn_maybe_close(c);
+}
+
+static void tx_op_done(struct op *op, int res)
+{
+	conn_tx_done(container_of(op, struct nbd_conn, tx_op), res);
 }
 
 /*
@@ -394,6 +431,10 @@ static void tx_kick(struct nbd_conn *c)
 		m->msg_iov = c->tx_iov;
 		m->msg_iovlen = tx_gather(c);
 	} else {
+		return;
+	}
+	if (c->tls.active) {
+		tls_tx_kick(c, m->msg_iov, m->msg_iovlen);
 		return;
 	}
 	c->tx_busy = true;

@@ -14,6 +14,11 @@
 
 static void hs_read_option(struct nbd_conn *c);
 
+static void hs_start_tls(struct nbd_conn *c)
+{
+	tls_start(c, hs_read_option);
+}
+
 /* ---- building replies into c->hs_out ---- */
 
 static void rep_begin(struct nbd_conn *c)
@@ -315,11 +320,57 @@ static void opt_meta_context(struct nbd_conn *c)
 	reply_and_continue(c, NBD_REP_ACK);
 }
 
+/* ---- TLS ---- */
+
+static void opt_starttls(struct nbd_conn *c)
+{
+	struct nbd_frontend *fe = c->srv->frontend;
+
+	if (!fe->tls)
+		return reply_error(c, NBD_REP_ERR_UNSUP, "TLS not enabled");
+	if (c->tls.session)
+		return reply_error(c, NBD_REP_ERR_INVALID,
+				   "TLS already negotiated");
+	if (c->opt_len)
+		return reply_error(c, NBD_REP_ERR_INVALID,
+				   "STARTTLS takes no data");
+	/* the ACK in plaintext, then TLS; options go on inside it */
+	rep_begin(c);
+	rep_add(c, NBD_REP_ACK, 0);
+	conn_send_hs(c, hs_start_tls);
+}
+
+/*
+ * --tls=require: before TLS only STARTTLS and ABORT; EXPORT_NAME cannot
+ * be refused but by hanging up.
+ */
+static bool tls_required(struct nbd_conn *c)
+{
+	struct nbd_frontend *fe = c->srv->frontend;
+
+	if (fe->tls_mode != TLS_REQUIRE || c->tls.active ||
+	    c->opt == NBD_OPT_STARTTLS || c->opt == NBD_OPT_ABORT)
+		return false;
+	if (c->opt == NBD_OPT_EXPORT_NAME) {
+		log_info("%s: EXPORT_NAME without TLS under --tls=require: "
+			 "disconnecting", c->peer);
+		conn_shutdown(c);
+		return true;
+	}
+	reply_error(c, NBD_REP_ERR_TLS_REQD, "TLS required");
+	return true;
+}
+
 /* ---- the option loop ---- */
 
 static void hs_option_payload(struct nbd_conn *c)
 {
+	if (tls_required(c))
+		return;
 	switch (c->opt) {
+	case NBD_OPT_STARTTLS:
+		opt_starttls(c);
+		return;
 	case NBD_OPT_EXPORT_NAME:
 		opt_export_name(c);
 		return;
@@ -362,6 +413,8 @@ static void hs_option_payload(struct nbd_conn *c)
 
 static void hs_option_discarded(struct nbd_conn *c)
 {
+	if (tls_required(c))
+		return;
 	reply_error(c, NBD_REP_ERR_TOO_BIG, "option too large");
 }
 

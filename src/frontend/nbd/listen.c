@@ -24,7 +24,23 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
-static int listen_tcp(struct nbd_listener *l, const struct listen_addr *a)
+/*
+ * Anyone who can connect can read and overwrite the exports: say so for
+ * a listener beyond this host that does not insist on TLS.
+ */
+static void warn_exposed(struct nbd_listener *l, const struct sockaddr *sa,
+			 const struct nbd_frontend *fe)
+{
+	if (addr_is_loopback(sa) || fe->tls_mode == TLS_REQUIRE)
+		return;
+	log_warn("--listen %s: reachable from the network without "
+		 "--tls=require: any client that can connect can read and "
+		 "write the exports%s", l->name,
+		 fe->o.nr_allow ? " (--allow limits which)" : "");
+}
+
+static int listen_tcp(struct nbd_listener *l, const struct listen_addr *a,
+		      const struct nbd_frontend *fe)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -56,17 +72,20 @@ static int listen_tcp(struct nbd_listener *l, const struct listen_addr *a)
 		goto out;
 	}
 	l->fd = fd;
+	warn_exposed(l, res->ai_addr, fe);
 	ret = 0;
 out:
 	freeaddrinfo(res);
 	return ret;
 }
 
-static int listen_unix(struct nbd_listener *l, const struct listen_addr *a)
+static int listen_unix(struct nbd_listener *l, const struct listen_addr *a,
+		       const struct nbd_frontend *fe)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	mode_t umask_old;
+	int fd, ret;
 
 	/* a socket left by a previous run is replaced; anything else kept */
 	if (lstat(a->path, &st) == 0) {
@@ -81,8 +100,14 @@ static int listen_unix(struct nbd_listener *l, const struct listen_addr *a)
 	if (fd < 0)
 		return -errno;
 	strcpy(sun.sun_path, a->path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(a->path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
+	/* the socket is private from its first moment, then opened up */
+	umask_old = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(umask_old);
+	if (ret < 0 || chmod(a->path, fe->o.socket_mode) < 0 ||
+	    (fe->o.socket_gid >= 0 &&
+	     chown(a->path, -1, fe->o.socket_gid) < 0) ||
+	    listen(fd, SOMAXCONN) < 0) {
 		int err = errno;
 
 		log_error("--listen %s: cannot listen: %s", l->name,
@@ -95,9 +120,9 @@ static int listen_unix(struct nbd_listener *l, const struct listen_addr *a)
 	return 0;
 }
 
-int nbd_frontend_init(struct server *srv, const char *const *listen,
-		      unsigned nr_listen)
+int nbd_frontend_init(struct server *srv, const struct nbd_frontend_opts *o)
 {
+	static const struct nbd_frontend_opts none = { .socket_gid = -1 };
 	struct nbd_frontend *fe = calloc(1, sizeof(*fe));
 	unsigned n = srv->cfg.max_connections;
 	size_t bufs = (size_t)n * (NBD_OPT_MAX + NBD_HS_OUT);
@@ -107,36 +132,49 @@ int nbd_frontend_init(struct server *srv, const char *const *listen,
 		return -ENOMEM;
 	srv->frontend = fe;
 	fe->srv = srv;
+	fe->o = o ? *o : none;
 	pthread_mutex_init(&fe->lock, NULL);
+	ret = tls_server_init(&fe->tls, &fe->o.tls);
+	if (ret < 0)
+		return ret;
+	fe->tls_mode = fe->o.tls.mode;
 	fe->conns = calloc(n, sizeof(*fe->conns));
 	fe->free_slots = calloc(n, sizeof(*fe->free_slots));
 	fe->bufs = mmap(NULL, bufs, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	fe->listeners = calloc(nr_listen, sizeof(*fe->listeners));
+	if (fe->tls)
+		fe->tls_bufs = mmap(NULL, (size_t)n * 2 * TLS_BUF,
+				    PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+				    -1, 0);
+	fe->listeners = calloc(fe->o.nr_listen ? fe->o.nr_listen : 1,
+			       sizeof(*fe->listeners));
 	if (!fe->conns || !fe->free_slots || fe->bufs == MAP_FAILED ||
-	    !fe->listeners) {
+	    fe->tls_bufs == MAP_FAILED || !fe->listeners) {
 		if (fe->bufs == MAP_FAILED)
 			fe->bufs = NULL;
+		if (fe->tls_bufs == MAP_FAILED)
+			fe->tls_bufs = NULL;
 		return -ENOMEM;
 	}
 	fe->nr_conns = n;
 	for (unsigned i = 0; i < n; i++)
 		fe->free_slots[fe->nr_free++] = n - 1 - i;
 
-	for (unsigned i = 0; i < nr_listen; i++) {
+	for (unsigned i = 0; i < fe->o.nr_listen; i++) {
 		struct nbd_listener *l = &fe->listeners[i];
+		const char *uri = fe->o.listen[i];
 		struct listen_addr a;
 
 		l->fd = -1;
-		snprintf(l->name, sizeof(l->name), "%s", listen[i]);
-		if (parse_listen(listen[i], &a) < 0) {
+		snprintf(l->name, sizeof(l->name), "%s", uri);
+		if (parse_listen(uri, &a) < 0) {
 			log_error("--listen %s: expected tcp://HOST:PORT, "
-				  "tcp://[IPV6]:PORT or unix:PATH",
-				  listen[i]);
+				  "tcp://[IPV6]:PORT or unix:PATH", uri);
 			return -EINVAL;
 		}
-		ret = a.kind == LISTEN_TCP ? listen_tcp(l, &a) :
-					     listen_unix(l, &a);
+		ret = a.kind == LISTEN_TCP ? listen_tcp(l, &a, fe) :
+					     listen_unix(l, &a, fe);
 		if (ret < 0)
 			return ret;
 		fe->nr_listeners++;
@@ -149,7 +187,9 @@ void nbd_frontend_log_listeners(struct server *srv)
 	struct nbd_frontend *fe = srv->frontend;
 
 	for (unsigned i = 0; i < fe->nr_listeners; i++)
-		log_info("listening on %s", fe->listeners[i].name);
+		log_info("listening on %s%s%s", fe->listeners[i].name,
+			 fe->tls ? ", TLS " : "",
+			 fe->tls ? tls_mode_name(fe->tls_mode) : "");
 }
 
 static void peer_name(int fd, char *out, size_t len)
@@ -182,6 +222,25 @@ static void peer_name(int fd, char *out, size_t len)
 
 static void accept_arm(struct nbd_listener *l);
 
+/* --allow: a TCP peer outside every range goes before its handshake */
+static bool peer_allowed(struct nbd_listener *l, int fd, const char *peer)
+{
+	struct nbd_frontend *fe = l->w->srv->frontend;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!fe->o.nr_allow)
+		return true;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		for (unsigned i = 0; i < fe->o.nr_allow; i++)
+			if (cidr_match(&fe->o.allow[i],
+				       (struct sockaddr *)&ss))
+				return true;
+	log_warn("%s: refusing %s: not in any --allow range", l->name, peer);
+	atomic_fetch_add(&l->w->srv->conns_refused, 1);
+	return false;
+}
+
 static void accept_done(struct op *op, int res)
 {
 	struct nbd_listener *l = container_of(op, struct nbd_listener, op);
@@ -205,6 +264,11 @@ static void accept_done(struct op *op, int res)
 	if (l->unix_path[0] == '\0') {
 		int one = 1;
 
+		if (!peer_allowed(l, res, peer)) {
+			close(res);
+			accept_arm(l);
+			return;
+		}
 		setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	if (!conn_alloc(l->w->srv, res, peer)) {
@@ -279,6 +343,9 @@ void nbd_frontend_fini(struct server *srv)
 	if (fe->bufs)
 		munmap(fe->bufs, (size_t)fe->nr_conns *
 					 (NBD_OPT_MAX + NBD_HS_OUT));
+	if (fe->tls_bufs)
+		munmap(fe->tls_bufs, (size_t)fe->nr_conns * 2 * TLS_BUF);
+	tls_server_fini(fe->tls);
 	free(fe->listeners);
 	free(fe->conns);
 	free(fe->free_slots);

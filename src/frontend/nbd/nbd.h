@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "core/server.h"
+#include "frontend/nbd/allow.h"
+#include "frontend/nbd/tls.h"
 #include "frontend/nbd/wire.h"
 
 #define NBD_HS_OUT 12288	/* handshake replies of one option */
@@ -27,6 +29,7 @@ struct nbd_conn {
 	struct task resume;	/* waits for the pool */
 	int fd;
 	unsigned slot;
+	uint64_t born_ns;	/* accepted: the handshake's deadline */
 	char peer[80];
 
 	bool transmission;	/* handshake done */
@@ -73,6 +76,8 @@ struct nbd_conn {
 	uint8_t *rbuf;		/* received, not yet parsed: [rpos, rend) */
 	uint32_t rpos, rend, rcap;
 	uint64_t rx_copied;	/* of rx_rq's payload */
+
+	struct nbd_tls tls;	/* after STARTTLS */
 };
 
 struct nbd_listener {
@@ -85,8 +90,23 @@ struct nbd_listener {
 	bool stopping;
 };
 
+/* how the NBD frontend listens and whom it lets in */
+struct nbd_frontend_opts {
+	const char *const *listen;
+	unsigned nr_listen;
+	struct tls_options tls;
+	const struct cidr *allow;	/* TCP peers; none: everyone */
+	unsigned nr_allow;
+	unsigned socket_mode;		/* unix sockets' mode (0600) */
+	long socket_gid;		/* their group, -1: unchanged */
+};
+
 struct nbd_frontend {
 	struct server *srv;
+	struct nbd_frontend_opts o;
+	struct tls_server *tls;		/* NULL: --tls=off */
+	enum tls_mode tls_mode;
+	uint8_t *tls_bufs;		/* 2 * TLS_BUF per slot */
 	struct task start;	/* posted to worker 0 */
 	pthread_mutex_t lock;	/* the free slots */
 	struct nbd_conn *conns;
@@ -99,8 +119,8 @@ struct nbd_frontend {
 };
 
 /* listen.c */
-int nbd_frontend_init(struct server *srv, const char *const *listen,
-		      unsigned nr_listen);
+/* o NULL: no listener, no TLS (the kernel nbd frontend's socketpair) */
+int nbd_frontend_init(struct server *srv, const struct nbd_frontend_opts *o);
 /* start accepting (posts to worker 0) */
 void nbd_frontend_start(struct server *srv);
 void nbd_frontend_fini(struct server *srv);
@@ -122,6 +142,11 @@ void conn_release(struct nbd_conn *c, struct request *rq);
 /* stop reading; close once in-flight requests are answered */
 void conn_shutdown(struct nbd_conn *c);
 void conn_maybe_close(struct nbd_conn *c);
+/* the socket or the peer failed: drop what cannot be sent */
+void conn_fail(struct nbd_conn *c, int err);
+/* the ends of a receive and a send, for tls.c (plaintext byte counts) */
+void conn_rx_done(struct nbd_conn *c, int res);
+void conn_tx_done(struct nbd_conn *c, int res);
 
 /* handshake.c */
 void nbd_handshake_start(struct nbd_conn *c);

@@ -17,6 +17,7 @@ static const struct subcommand subcommands[] = {
 	{ "list", "show the attached devices", list_main, list_usage },
 	{ "stats", "show a running daemon's figures", stats_main,
 	  stats_usage },
+	{ "create", "create an image file", create_main, create_usage },
 };
 
 #define NR_SUBCOMMANDS (sizeof(subcommands) / sizeof(*subcommands))

@@ -19,5 +19,7 @@ void detach_usage(void);
 int list_main(int argc, char **argv);
 void list_usage(void);
 void stats_usage(void);
+int create_main(int argc, char **argv);
+void create_usage(void);
 
 #endif

@@ -35,11 +35,15 @@
 #include "frontend/fuse/fuse.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/nbd.h"
+#include "frontend/ublk/ublk.h"
 
 #define FUSE_SLOTS 16
 #define FUSE_MIN_BUFFER_MEMORY (64u << 20) /* the FUSE slots need 32M */
 
-enum attach_frontend { FRONTEND_FUSE, FRONTEND_NBD };
+enum attach_frontend { FRONTEND_FUSE, FRONTEND_NBD, FRONTEND_UBLK };
+
+/* ublk: requests in flight, each with its own buffer */
+#define UBLK_DEPTH 64
 
 struct attach_opts {
 	enum attach_frontend frontend;
@@ -58,14 +62,17 @@ void attach_usage(void)
 	       "\n"
 	       "Make IMAGE a local block device and print its name once it is\n"
 	       "ready: /dev/loopN through a one-file FUSE mount and the kernel\n"
-	       "loop driver (the default), or /dev/nbdN through the kernel nbd\n"
-	       "driver. IMAGE is a file, a block device or memory:SIZE.\n"
+	       "loop driver (the default), /dev/nbdN through the kernel nbd\n"
+	       "driver, or /dev/ublkbN through the ublk driver. IMAGE is a\n"
+	       "file, a block device or memory:SIZE.\n"
 	       "Needs root. 'lloop detach' undoes it; 'lloop list' shows it.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --frontend KIND      fuse (FUSE + loop, default) or nbd\n"
 	       "                           (the kernel nbd driver over a\n"
 	       "                           socketpair; needs the nbd module)\n"
+	       "                           or ublk (the ublk driver, Linux\n"
+	       "                           6.0+; needs ublk_drv and io_uring)\n"
 	       "  -r, --read-only          a read-only device\n"
 	       "      --sector-size N      512 or 4096 (default 4096)\n"
 	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
@@ -160,9 +167,11 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 				ao->frontend = FRONTEND_FUSE;
 			else if (!strcmp(optarg, "nbd"))
 				ao->frontend = FRONTEND_NBD;
+			else if (!strcmp(optarg, "ublk"))
+				ao->frontend = FRONTEND_UBLK;
 			else
 				return option_bad("--frontend", optarg,
-						  "expected fuse or nbd");
+						  "expected fuse, nbd or ublk");
 			break;
 		case 'h':
 			attach_usage();
@@ -183,7 +192,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			  FUSE_MIN_BUFFER_MEMORY >> 20);
 		return -EINVAL;
 	}
-	if (ao->frontend == FRONTEND_NBD && ao->fuse_uring) {
+	if (ao->frontend != FRONTEND_FUSE && ao->fuse_uring) {
 		log_error("attach: --fuse-uring is for --frontend fuse");
 		return -EINVAL;
 	}
@@ -236,6 +245,7 @@ struct daemon {
 	int fuse_fd, loop_fd;
 	enum attach_frontend frontend;
 	struct nbd_kernel nk;
+	struct ublk_dev ub;
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */
@@ -377,6 +387,11 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	log_info("%s: detaching", d->att.device);
 	if (d->frontend == FRONTEND_NBD)
 		return nbd_kernel_disconnect(&d->nk) < 0;
+	if (d->frontend == FRONTEND_UBLK) {
+		/* the driver drains what is in flight, which we serve */
+		ublk_dev_remove(&d->ub);
+		return 0;
+	}
 	if (loopdev_detach(d->loop_fd, d->att.device) < 0)
 		return 1;
 	/*
@@ -488,6 +503,44 @@ static int nbd_bind(struct daemon *d, const struct attach_opts *ao)
 	return 0;
 }
 
+/* the ublk driver, once the workers run */
+static int ublk_bind(struct daemon *d)
+{
+	if (ublk_dev_start(&d->ub) < 0)
+		return -1;
+	snprintf(d->att.device, sizeof(d->att.device), "%s", d->ub.device);
+	/* the driver copies into our buffers: no page cache of the image's */
+	d->att.direct_io = true;
+	snprintf(d->att.path, sizeof(d->att.path), "ublk");
+	return 0;
+}
+
+static int frontend_bind(struct daemon *d, const struct attach_opts *ao)
+{
+	switch (d->frontend) {
+	case FRONTEND_NBD:
+		return nbd_bind(d, ao);
+	case FRONTEND_UBLK:
+		return ublk_bind(d);
+	default:
+		return fuse_bind(d, ao);
+	}
+}
+
+static void frontend_unbind(struct daemon *d)
+{
+	switch (d->frontend) {
+	case FRONTEND_NBD:
+		nbd_kernel_disconnect(&d->nk);
+		break;
+	case FRONTEND_UBLK:
+		ublk_dev_remove(&d->ub);
+		break;
+	default:
+		loopdev_detach(d->loop_fd, d->att.device);
+	}
+}
+
 static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 		      int ready_fd)
 {
@@ -525,6 +578,10 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			log_error("attach: cannot set up the nbd frontend");
 			goto out;
 		}
+	} else if (d->frontend == FRONTEND_UBLK) {
+		if (ublk_dev_add(&d->ub, &d->srv, &d->exp, ao->sector_size,
+				 UBLK_DEPTH) < 0)
+			goto out;
 	} else if (fuse_session_init(&d->fs, &d->srv, &d->exp, d->fuse_fd,
 				     FUSE_SLOTS, ao->passthrough) < 0) {
 		log_error("attach: the pool cannot hold %d FUSE slots",
@@ -542,15 +599,11 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	signal(SIGPIPE, SIG_IGN);
 	if (server_start(&d->srv) < 0)
 		goto stop;
-	if ((d->frontend == FRONTEND_NBD ? nbd_bind(d, ao) : fuse_bind(d, ao)) <
-	    0)
+	if (frontend_bind(d, ao) < 0)
 		goto stop;
 	if (attachment_write(&d->att) < 0) {
 		log_error("%s: cannot record the attachment", d->att.image);
-		if (d->frontend == FRONTEND_NBD)
-			nbd_kernel_disconnect(&d->nk);
-		else
-			loopdev_detach(d->loop_fd, d->att.device);
+		frontend_unbind(d);
 		goto stop;
 	}
 	log_info("%s: %s, %llu bytes, %u-byte sectors%s", d->att.device,
@@ -591,6 +644,8 @@ out:
 	control_stop();
 	free(d->fs.slots);
 	nbd_frontend_fini(&d->srv);
+	/* after the workers: DEL_DEV waits for the char device's close */
+	ublk_dev_fini(&d->ub);
 	server_fini(&d->srv);
 	if (d->fuse_fd >= 0)
 		close(d->fuse_fd);
@@ -640,6 +695,16 @@ int attach_main(int argc, char **argv)
 	d.att.read_only = ao.read_only;
 	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
 		return 1;
+	if (ao.frontend == FRONTEND_UBLK && !ublk_available()) {
+		log_error("attach: --frontend ublk: this kernel has no ublk "
+			  "driver (no %s; modprobe ublk_drv)", UBLK_CONTROL);
+		return 1;
+	}
+	if (ao.frontend == FRONTEND_UBLK && d.srv.cfg.engine == ENGINE_THREADS) {
+		log_error("attach: --frontend ublk needs the io_uring engine "
+			  "(--engine uring)");
+		return 1;
+	}
 	if (ao.frontend == FRONTEND_NBD && !nbd_kernel_available()) {
 		log_error("attach: --frontend nbd: this kernel has no nbd driver "
 			  "(no netlink family 'nbd', no /dev/nbd0; modprobe nbd)");

@@ -19,6 +19,7 @@
 #include "core/runtime.h"
 #include "frontend/fuse/fuse.h"
 #include "frontend/nbd/kernel.h"
+#include "frontend/ublk/ublk.h"
 
 #define DETACH_WAIT_SECONDS 60
 
@@ -53,6 +54,7 @@ int detach_main(int argc, char **argv)
 {
 	struct find f = { 0 };
 	struct attachment *a = &f.found;
+	int id;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		detach_usage();
@@ -94,6 +96,10 @@ int detach_main(int argc, char **argv)
 		    !loopdev_busy(a->device))
 			nbd_kernel_disconnect_index(
 				nbd_kernel_index_of(a->device));
+		/* and a ublk device stays, failing I/O, until deleted */
+		if (sscanf(a->device, "/dev/ublkb%d", &id) == 1 &&
+		    ublk_delete_id(id) < 0)
+			log_warn("detach: %s: could not delete it", a->device);
 		attachment_remove(a->pid);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);

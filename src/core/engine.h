@@ -30,6 +30,8 @@ enum op_kind {
 	OP_CALL,	/* fn(arg) on a helper thread: calls with no io_uring op */
 	OP_READV,	/* readv(fd, msg.msg_iov, msg.msg_iovlen): /dev/fuse */
 	OP_WRITEV,	/* writev(fd, msg.msg_iov, msg.msg_iovlen): /dev/fuse */
+	OP_URING_CMD,	/* io_uring command flags on fd with the 16 bytes at
+			 * buf (ublk); io_uring engine only: -EOPNOTSUPP */
 };
 
 struct op {

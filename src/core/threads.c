@@ -85,6 +85,8 @@ int op_execute(struct op *op)
 	case OP_WRITEV:
 		n = writev(op->fd, op->msg.msg_iov, op->msg.msg_iovlen);
 		return n < 0 ? -errno : (int)n;
+	case OP_URING_CMD:
+		return -EOPNOTSUPP;	/* ublk needs the io_uring engine */
 	}
 	return -EINVAL;
 }

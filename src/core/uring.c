@@ -144,6 +144,11 @@ static void uring_submit(struct worker *w, struct op *op)
 		io_uring_prep_writev(sqe, op->fd, op->msg.msg_iov,
 				     op->msg.msg_iovlen, 0);
 		break;
+	case OP_URING_CMD:
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, op->fd, NULL, 0, 0);
+		sqe->cmd_op = op->flags;
+		memcpy(sqe->cmd, op->buf, 16);
+		break;
 	case OP_CALL:
 		break; /* not reached: helpers run it */
 	}

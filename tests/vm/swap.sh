@@ -16,7 +16,7 @@ if [ "${LLOOP_VM_SWAP:-0}" != 1 ]; then
 	skip "swap under 3x memory pressure hangs in the kernel's transport allocations on Linux 6.12 (see docs/swap.md); 'make vm-swap' runs it"
 fi
 vm_setup
-vm_initramfs swap.sh nbd loop virtio_blk
+vm_initramfs swap.sh nbd loop ublk_drv virtio_blk
 HOG=${LLOOP_VM_HOG_MIB:-192}
 HOGS=${LLOOP_VM_HOGS:-4}
 rc=0

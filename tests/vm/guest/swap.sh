@@ -1,5 +1,5 @@
 # Swap on a lloop device under memory pressure.  From the kernel command
-# line: lloop_frontend=nbd|fuse|kloop (the kernel's loop, for reference), lloop_protect=1|0 (0: --no-mlock,
+# line: lloop_frontend=nbd|fuse|ublk|kloop (the kernel's loop, for reference), lloop_protect=1|0 (0: --no-mlock,
 # oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog, lloop_hogs=N hogs,
 # lloop_watchdog=SECONDS.
 . /bin/tap.sh
@@ -11,6 +11,8 @@ plan 6
 watchdog "$(cmdline_arg lloop_watchdog)"
 if [ "$FRONTEND" = nbd ]; then
 	opts="--frontend nbd --buffer-memory 8M --queue-depth 32"
+elif [ "$FRONTEND" = ublk ]; then
+	opts="--frontend ublk --buffer-memory 16M"
 else
 	opts="--frontend fuse --buffer-memory 64M"
 fi

@@ -1,0 +1,94 @@
+# The ublk frontend: lloop attach --frontend ublk on /dev/vda; data, a
+# file system, discard, read-only, 512-byte sectors, a killed daemon.
+. /bin/tap.sh
+plan 27
+watchdog 400
+IMG=/dev/vda
+
+# attach [OPTIONS...]: prints the device
+attach_ublk() {
+	lloop attach --frontend ublk --buffer-memory 8M "$@" 2>/tmp/attach.err
+}
+
+dev=$(attach_ublk "$IMG") || sed 's/^/# /' /tmp/attach.err
+check "attach --frontend ublk gives a block device ($dev)" test -b "$dev"
+n=${dev#/dev/}
+check "lloop list shows $dev on the ublk path" \
+	sh -c "lloop list | grep '^$dev ' | grep -q ' ublk '"
+check "$dev has the image's size" \
+	test "$(blockdev --getsize64 "$dev")" = "$(blockdev --getsize64 $IMG)"
+check "$dev has 4096-byte logical blocks" \
+	test "$(cat /sys/block/$n/queue/logical_block_size)" = 4096
+diag "$n: max_sectors_kb $(cat /sys/block/$n/queue/max_sectors_kb), write cache: $(cat /sys/block/$n/queue/write_cache), discard max $(cat /sys/block/$n/queue/discard_max_bytes)"
+# 8 MiB of random data at 1 MiB, through the device, read back cold
+dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2>/dev/null
+dd if=/tmp/pat of=/tmp/pat.tail bs=1M skip=4 2>/dev/null
+dd if=/tmp/pat of=/tmp/pat.512 bs=512 count=1 2>/dev/null
+dd if=/tmp/pat of="$dev" bs=1M seek=1 conv=fsync 2>/dev/null
+echo 3 >/proc/sys/vm/drop_caches
+check "what was written through $dev reads back (direct)" \
+	sh -c "dd if=$dev bs=1M skip=1 count=8 iflag=direct 2>/dev/null | cmp - /tmp/pat"
+check "and is on the image itself" \
+	sh -c "dd if=$IMG bs=1M skip=1 count=8 iflag=direct 2>/dev/null | cmp - /tmp/pat"
+check "lloop detach $dev" lloop detach "$dev"
+check "$dev is gone and nothing is listed" \
+	sh -c "! test -e $dev && ! test -e /sys/block/$n && test -z \"\$(lloop list)\""
+
+# the threads engine cannot carry io_uring commands: refused, not hung
+check "attach --frontend ublk --engine threads is refused" \
+	sh -c "! lloop attach --frontend ublk --engine threads $IMG 2>/tmp/e; grep -q 'io_uring engine' /tmp/e"
+
+# a file system: mkfs, files, fsck, and the files on the image itself
+dev=$(attach_ublk "$IMG")
+mkdir -p /mnt/a
+check "mkfs.ext4 on $dev" /usr/bin/mke2fs -q -F -t ext4 "$dev"
+check "mount ext4 from $dev" mount -t ext4 "$dev" /mnt/a
+for i in 1 2 3 4 5; do
+	dd if=/dev/urandom of=/mnt/a/f$i bs=64k count=$((i * 7)) 2>/dev/null
+done
+(cd /mnt/a && md5sum f*) >/tmp/sums
+check "detach refuses while mounted" sh -c "! lloop detach $dev"
+umount /mnt/a
+check "e2fsck finds $dev clean" /usr/bin/e2fsck -fn "$dev"
+check "detach after umount" lloop detach "$dev"
+check "the files read back from the image itself" \
+	sh -c "mount -t ext4 -o ro $IMG /mnt/a && cd /mnt/a && md5sum -c /tmp/sums >/dev/null; r=\$?; cd /; umount /mnt/a; exit \$r"
+
+# discard and write-zeroes reach the backend (a RAM disk: holes read 0)
+dev=$(attach_ublk memory:64M) || sed 's/^/# /' /tmp/attach.err
+dd if=/tmp/pat of="$dev" bs=1M conv=fsync 2>/dev/null
+check "memory:64M on $dev: blkdiscard of the first 4 MiB" \
+	blkdiscard -o 0 -l 4194304 "$dev"
+check "the discarded range reads as zeros, the rest as written" \
+	sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp - /dev/zero 2>&1 | grep -q EOF && dd if=$dev bs=1M skip=4 count=4 iflag=direct 2>/dev/null | cmp - /tmp/pat.tail"
+check "detach the RAM disk" lloop detach "$dev"
+
+# read-only: the kernel refuses writes
+dev=$(attach_ublk --read-only "$IMG")
+check "--read-only: $dev is read-only" \
+	test "$(blockdev --getro "$dev")" = 1
+check "--read-only: a write fails" \
+	sh -c "! dd if=/tmp/pat of=$dev bs=1M count=1 oflag=direct 2>/dev/null"
+check "--read-only: detach" lloop detach "$dev"
+
+# 512-byte sectors
+dev=$(attach_ublk --sector-size 512 "$IMG")
+check "--sector-size 512: logical blocks of 512" \
+	test "$(cat /sys/block/${dev#/dev/}/queue/logical_block_size)" = 512
+check "--sector-size 512: a 512-byte direct write reads back" \
+	sh -c "dd if=/tmp/pat of=$dev bs=512 count=1 seek=7 oflag=direct 2>/dev/null && dd if=$dev bs=512 count=1 skip=7 iflag=direct 2>/dev/null | cmp - /tmp/pat.512"
+check "--sector-size 512: detach" lloop detach "$dev"
+
+# a daemon killed with SIGKILL: I/O fails rather than hangs, and detach
+# deletes the device
+dev=$(attach_ublk "$IMG")
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+kill -9 "$pid"
+sleep 1
+check "SIGKILLed daemon: reading $dev fails, does not hang" \
+	sh -c "! timeout 60 dd if=$dev of=/dev/null bs=4k count=1 iflag=direct"
+check "SIGKILLed daemon: lloop detach cleans up" lloop detach "$dev"
+check "SIGKILLed daemon: $dev is deleted, nothing listed" \
+	sh -c "! test -e /sys/block/$n && test -z \"\$(lloop list)\""
+watchdog_stop

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# lloop-test: engine-independent (ublk needs the io_uring engine)
+# The ublk frontend in a qemu guest (this host has no ublk driver):
+# attach --frontend ublk, data through /dev/ublkbN, ext4 on it, discard,
+# read-only, 512-byte sectors, and a daemon killed under it.
+. "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/vm_lib.sh"
+describe "ublk driver in a guest: attach --frontend ublk, ext4, discard, kill"
+vm_setup
+VM_PROGS="mke2fs e2fsck" vm_initramfs ublk.sh ublk_drv virtio_blk \
+	crc32c_generic ext4
+truncate -s 256M "$T/disk.img"
+vm_boot 512 600 -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe" ||
+	fail "the guest test failed"

@@ -45,11 +45,13 @@ outcome() {
 if [ "${LLOOP_VM_SWAP:-0}" = 1 ]; then
 	for fe in nbd fuse kloop; do
 		log "for the record: the $fe frontend"
-		swap_boot "$fe" 1 420
-		outcome "RECORD $fe" $?
+		r=0
+		swap_boot "$fe" 1 420 || r=$?
+		outcome "RECORD $fe" $r
 	done
 	log "for the record: ublk without mlock, IO_FLUSHER or oom_score_adj"
-	swap_boot ublk 0 420
-	outcome "RECORD ublk unprotected" $?
+	r=0
+	swap_boot ublk 0 420 || r=$?
+	outcome "RECORD ublk unprotected" $r
 fi
 exit $rc

@@ -25,10 +25,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "cli/options.h"
 #include "core/control.h"
 #include "core/log.h"
 #include "core/memsafe.h"
+#include "core/notify.h"
 #include "core/parse.h"
 #include "core/runtime.h"
 #include "core/server.h"
@@ -68,7 +70,7 @@ void attach_usage(void)
 	       "Needs root. 'lloop detach' undoes it; 'lloop list' shows it.\n"
 	       "\n"
 	       "Options:\n"
-	       "      --frontend KIND      fuse (FUSE + loop, default) or nbd\n"
+	       "      --frontend KIND      fuse (FUSE + loop, default), nbd\n"
 	       "                           (the kernel nbd driver over a\n"
 	       "                           socketpair; needs the nbd module)\n"
 	       "                           or ublk (the ublk driver, Linux\n"
@@ -89,7 +91,8 @@ void attach_usage(void)
 	       "      --no-passthrough     every request through lloop's engine\n"
 	       "      --fuse-uring         FUSE over io_uring (Linux 6.14+); sets\n"
 	       "                           the fuse module's enable_uring\n"
-	       "      --foreground         stay in the foreground (debugging)\n"
+	       "      --foreground         stay in the foreground (systemd)\n"
+	       OPERATOR_USAGE
 	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n"
 	       "\n"
@@ -106,21 +109,22 @@ enum {
 	O_FRONTEND,
 };
 
+static const struct option long_opts[] = {
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "sector-size", required_argument, NULL, O_SECTOR },
+	{ "foreground", no_argument, NULL, O_FOREGROUND },
+	{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
+	{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
+	{ "fuse-uring", no_argument, NULL, O_FUSE_URING },
+	{ "frontend", required_argument, NULL, O_FRONTEND },
+	{ "help", no_argument, NULL, 'h' },
+	COMMON_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 },
+};
+
 static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			struct attach_opts *ao)
 {
-	static const struct option opts[] = {
-		{ "read-only", no_argument, NULL, 'r' },
-		{ "sector-size", required_argument, NULL, O_SECTOR },
-		{ "foreground", no_argument, NULL, O_FOREGROUND },
-		{ "passthrough", no_argument, NULL, O_PASSTHROUGH },
-		{ "no-passthrough", no_argument, NULL, O_NO_PASSTHROUGH },
-		{ "fuse-uring", no_argument, NULL, O_FUSE_URING },
-		{ "frontend", required_argument, NULL, O_FRONTEND },
-		{ "help", no_argument, NULL, 'h' },
-		COMMON_LONG_OPTIONS,
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct common_opts common = {
 		.cfg = cfg,
 		.mem = &ao->mem,
@@ -133,7 +137,7 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":rh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":rh", long_opts, NULL)) != -1) {
 		ret = common_option(c, optarg, &common);
 		if (ret < 0)
 			return ret;
@@ -385,6 +389,7 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 			  d->att.device);
 	}
 	log_info("%s: detaching", d->att.device);
+	notify_stopping();
 	if (d->frontend == FRONTEND_NBD)
 		return nbd_kernel_disconnect(&d->nk) < 0;
 	if (d->frontend == FRONTEND_UBLK) {
@@ -553,6 +558,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	d->frontend = ao->frontend;
 	d->fuse_fd = -1;
 	d->nk.index = -1;
+	d->ub.ctrl_fd = d->ub.cdev_fd = d->ub.id = -1;
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
@@ -609,6 +615,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	log_info("%s: %s, %llu bytes, %u-byte sectors%s", d->att.device,
 		 d->att.image, (unsigned long long)d->att.size,
 		 ao->sector_size, d->exp.read_only ? ", read-only" : "");
+	notify_ready(d->att.device);
 
 	if (ready_fd >= 0) {
 		int lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
@@ -635,6 +642,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 stop:
 	daemon_cleanup(d);
 	server_stop(&d->srv);
+	log_flush();
 	if (!d->exp.read_only && d->exp.be->ops->sync(d->exp.be) < 0) {
 		log_error("%s: final fdatasync failed", d->exp.spec);
 		status = 1;
@@ -672,6 +680,8 @@ int attach_main(int argc, char **argv)
 	server_config_defaults(&d.srv.cfg);
 	d.srv.cfg.threads = 1; /* one FUSE session, on worker 0 */
 	ao.log_level = -1;
+	if (config_expand(&argc, &argv, "attach", long_opts) < 0)
+		return 2;
 	if (parse_attach(argc, argv, &d.srv.cfg, &ao) < 0)
 		return 2;
 	if (ao.frontend == FRONTEND_NBD)

@@ -4,13 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/config.h"
 #include "cli/options.h"
 #include "core/log.h"
 #include "core/parse.h"
 
 int option_bad(const char *opt, const char *val, const char *why)
 {
-	log_error("%s %s: %s", opt, val, why);
+	log_error("%s%s %s: %s", config_where(val), opt, val, why);
 	return -EINVAL;
 }
 
@@ -106,6 +107,11 @@ int common_option(int c, const char *arg, const struct common_opts *o)
 					  "expected error, warning, info or "
 					  "debug");
 		*o->log_level = n;
+		return 1;
+	case OPT_LOG:
+		if (log_set_target(arg) < 0)
+			return option_bad("--log", arg,
+					  "expected stderr or syslog");
 		return 1;
 	}
 	return 0;

@@ -22,6 +22,7 @@ enum {
 	OPT_OOM_SCORE_ADJ,
 	OPT_LOG_LEVEL,
 	OPT_INJECT_FAULT,
+	OPT_LOG,
 };
 
 #define COMMON_LONG_OPTIONS                                                    \
@@ -33,7 +34,15 @@ enum {
 	{ "no-mlock", no_argument, NULL, OPT_NO_MLOCK },                       \
 	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },       \
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },               \
-	{ "inject-fault", required_argument, NULL, OPT_INJECT_FAULT }
+	{ "inject-fault", required_argument, NULL, OPT_INJECT_FAULT },        \
+	{ "log", required_argument, NULL, OPT_LOG }
+
+/* the usage lines of --config and --log (cli/config.c, core/log.c) */
+#define OPERATOR_USAGE                                                         \
+	"      --config FILE        options from FILE, 'key = value' lines\n"  \
+	"                           (key: a long option; image = IMAGE);\n"   \
+	"                           options after --config override it\n"     \
+	"      --log TARGET         stderr (default) or syslog\n"
 
 /* the usage lines of --inject-fault, for every subcommand that has it */
 #define INJECT_FAULT_USAGE                                                     \

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "cli/options.h"
 #include "core/control.h"
 #include "core/log.h"
 #include "core/memsafe.h"
+#include "core/notify.h"
 #include "core/parse.h"
 #include "core/server.h"
 #include "frontend/nbd/nbd.h"
@@ -96,6 +98,7 @@ void serve_usage(void)
 	       "      --socket-mode MODE   unix socket permissions (0600)\n"
 	       "      --socket-group GROUP unix socket group\n"
 	       "  NAME=IMAGE:ro            that export read-only\n"
+	       OPERATOR_USAGE
 	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n");
 }
@@ -483,6 +486,8 @@ int serve_main(int argc, char **argv)
 	server_config_defaults(&srv.cfg);
 	so.mem = (struct memsafe_opts){ .mlock = true, .oom_score_adj = -1000,
 					.set_oom_score_adj = true };
+	if (config_expand(&argc, &argv, "serve", long_opts) < 0)
+		return 2;
 	if (parse_options(argc, argv, &srv.cfg, &so) < 0)
 		return 2;
 	ret = check_exports(&srv, argc, argv);
@@ -538,14 +543,17 @@ int serve_main(int argc, char **argv)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+	notify_ready(NULL);
 
 	sigwait(&set, &sig);
+	notify_stopping();
 	if (!atomic_load(&srv.failed))
 		log_info("%s: draining and stopping",
 			 sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = atomic_load(&srv.failed) ? 1 : 0;
 stop:
 	server_stop(&srv);
+	log_flush();
 	for (unsigned i = 0; i < srv.nr_exports; i++) {
 		struct export *e = &srv.exports[i];
 

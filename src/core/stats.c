@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/memsafe.h"
 #include "core/server.h"
 #include "core/stats.h"
@@ -17,6 +18,26 @@ static const char *const op_names[STATS_OPS] = {
 	[REQ_TRIM] = "trim",   [REQ_ZERO] = "zero",   [REQ_CACHE] = "cache",
 	[REQ_EXTENTS] = "block_status",
 };
+
+/*
+ * A request the backend failed is an error the administrator must see,
+ * but a dead backend fails every request: rate-limited (core/log.c).
+ * -ENOTSUP is how a fast zero that cannot be fast is answered, not a
+ * failure.  strerrordesc_np, unlike strerror, never allocates.
+ */
+void stats_log_failure(const struct request *rq, int res)
+{
+	const char *why;
+
+	if (res >= 0 || res == -ENOTSUP || rq->type >= STATS_OPS)
+		return;
+	why = strerrordesc_np(-res);
+	log_error_ratelimited("%s: %s at %llu+%llu failed: %s",
+			      rq->exp->spec, op_names[rq->type],
+			      (unsigned long long)rq->offset,
+			      (unsigned long long)rq->len,
+			      why ? why : "unknown error");
+}
 
 int stats_init(struct worker_stats *s, unsigned nr_exports)
 {

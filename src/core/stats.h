@@ -47,6 +47,8 @@ void stats_fini(struct worker_stats *s);
 uint64_t stats_now_ns(void);
 /* one finished request: res is 0 or a negative errno */
 void stats_record(struct worker *w, const struct request *rq, int res);
+/* a request the backend failed, to the log, rate-limited */
+void stats_log_failure(const struct request *rq, int res);
 /* the histogram bucket of a latency */
 unsigned stats_bucket(uint64_t ns);
 /* the latency below which pct% of the histogram falls (bucket top) */

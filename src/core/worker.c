@@ -262,6 +262,8 @@ static void worker_ticked(struct op *op, int res)
 
 	(void)res;
 	worker_arm_tick(w);
+	/* counts of repeated errors whose 10 s are over, said in time */
+	log_ratelimit_tick();
 	now = stats_now_ns();
 	for (t = w->tenants.next; t != &w->tenants; t = next) {
 		next = t->next;

@@ -125,6 +125,7 @@ static void tm_complete(struct request *rq, int res)
 	if (res > 0)
 		res = -EIO; /* a short transfer is never a success */
 	stats_record(rq->w, rq, res);
+	stats_log_failure(rq, res);
 	tm_reply(c, rq, res);
 	conn_maybe_close(c);
 }

@@ -55,6 +55,7 @@ static void io_done(struct request *rq, int res)
 	if (res > 0)
 		res = -EIO;	/* a short transfer is never a success */
 	stats_record(rq->w, rq, res);
+	stats_log_failure(rq, res);
 	rq->complete = NULL;
 	if (!res && (rq->type == REQ_READ || rq->type == REQ_WRITE))
 		res = rq->len;	/* bytes done, which the driver wants */

@@ -128,7 +128,8 @@ static bool is_send(const struct op *op)
 
 static bool is_recv(const struct op *op)
 {
-	return op->kind == OP_RECV || op->kind == OP_READV;
+	return op->kind == OP_RECV || op->kind == OP_READV ||
+	       op->kind == OP_READ_WAKE;
 }
 
 static void fz_submit(struct worker *w, struct op *op)
@@ -146,7 +147,8 @@ static void fz_submit(struct worker *w, struct op *op)
 			  "op %p (kind %u) submitted while in flight", op,
 			  op->kind);
 	fz_assert(op->done, "op kind %u submitted without ->done", op->kind);
-	fz_assert(op->kind != OP_ACCEPT && op->kind != OP_READ_WAKE,
+	fz_assert(op->kind != OP_ACCEPT &&
+			  (op->kind != OP_READ_WAKE || E.hooks->ready),
 		  "unexpected op kind %u", op->kind);
 	fz_assert(E.nr < MAX_PENDING, "more than %d ops in flight",
 		  MAX_PENDING);
@@ -233,6 +235,7 @@ static void complete(struct op *op, bool cancelled)
 	switch (op->kind) {
 	case OP_RECV:
 	case OP_READV:
+	case OP_READ_WAKE:
 		res = E.hooks->recv(op);
 		break;
 	case OP_SENDMSG:
@@ -255,12 +258,35 @@ static void complete(struct op *op, bool cancelled)
 	op->done(op, res);
 }
 
+/* how many pending ops may complete now (cancelled ones always may) */
+static unsigned nr_ready(void)
+{
+	unsigned n = 0;
+
+	if (!E.hooks->ready)
+		return E.nr;
+	for (unsigned i = 0; i < E.nr; i++)
+		n += E.cancelled[i] || E.hooks->ready(E.pending[i]);
+	return n;
+}
+
+/* the index of the k-th op that may complete */
+static unsigned nth_ready(unsigned k)
+{
+	if (!E.hooks->ready)
+		return k;
+	for (unsigned i = 0; i < E.nr; i++)
+		if ((E.cancelled[i] || E.hooks->ready(E.pending[i])) && !k--)
+			return i;
+	fz_fail("no ready op %u", k);
+}
+
 static int fz_engine_run(struct worker *w)
 {
 	struct pollfd pfd = { .fd = w->wake_fd, .events = POLLIN };
 	uint64_t v;
 	struct op *op;
-	unsigned i;
+	unsigned i, n;
 	bool cancelled;
 
 	pthread_mutex_lock(&E.lock);
@@ -273,7 +299,10 @@ static int fz_engine_run(struct worker *w)
 		op->done(op, sizeof(v));
 		return 0;
 	}
-	if (!E.nr) {
+	n = nr_ready();
+	while (!n && E.hooks->stall && E.hooks->stall())
+		n = nr_ready();
+	if (!n) {
 		/* nothing can happen until the fuzzing thread posts */
 		E.idle = true;
 		pthread_cond_broadcast(&E.cond);
@@ -283,7 +312,7 @@ static int fz_engine_run(struct worker *w)
 		return 0;
 	}
 	pthread_mutex_unlock(&E.lock);
-	i = fz_scheduled() ? fz_rand(E.nr) : 0;
+	i = nth_ready(fz_scheduled() ? fz_rand(n) : 0);
 	op = E.pending[i];
 	cancelled = E.cancelled[i];
 	memmove(&E.pending[i], &E.pending[i + 1],

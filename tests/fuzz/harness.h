@@ -36,6 +36,19 @@ struct fz_hooks {
 	void (*sent)(struct op *op, uint64_t n);
 	/* any other op was submitted: check its buffer (may be NULL) */
 	void (*io)(struct op *op);
+	/*
+	 * May this pending op complete now?  NULL: every op may.  A target
+	 * that plays a kernel blocks its reads here until it has something
+	 * for them; OP_READ_WAKE (an eventfd) is allowed only with it, and
+	 * completes through ->recv.
+	 */
+	bool (*ready)(struct op *op);
+	/*
+	 * No pending op may complete: let the kernel move on (deliver what
+	 * it held back, or unmount).  True if it did something; false: the
+	 * worker is idle, and what is still pending is a hang.
+	 */
+	bool (*stall)(void);
 };
 
 /*

@@ -11,10 +11,15 @@ Input formats (see the targets' headers):
   handshake     1 schedule byte, then the client's stream from its flags on
   transmission  1 config byte (bits 0-1 handshake variant, 2-3 export,
                 4-7 schedule), then the requests after that handshake
-  fuse          1 config byte (bits 0-1 export, bit 2 passthrough, 4-7
-                schedule), then messages: u32 little-endian length, bytes
+  fuse          1 config byte (bits 0-1 export, bit 2 passthrough, bit 3
+                the backing file is granted, 4-7 schedule), then messages:
+                u32 little-endian length, bytes
+  fuse_uring    the fuse config byte, a ring config byte (bits 0-2 CPUs,
+                3-4 enable_uring, 5-7 ring set-up faults), then messages:
+                a control byte (bit 7 by /dev/fuse, bit 6 raw split,
+                0-5 queue), u32 little-endian length, bytes
 
-Seeds are named by what they hold: hs-*, tx-*, fuse-*; cap-* were
+Seeds are named by what they hold: hs-*, tx-*, fuse-*, uring-*; cap-* were
 captured from a real client.  Running it again rewrites the same files.
 """
 import os
@@ -241,8 +246,8 @@ class Fuse:
         return self.msg(FUSE_OPEN, struct.pack("<II", fl, 0))
 
 
-def fuse_cfg(export=0, passthrough=0, sched=0):
-    return bytes([export | passthrough << 2 | sched << 4])
+def fuse_cfg(export=0, passthrough=0, sched=0, granted=0):
+    return bytes([export | passthrough << 2 | granted << 3 | sched << 4])
 
 
 def fuse_seeds():
@@ -296,6 +301,164 @@ def fuse_seeds():
     s["crash-passthrough-two-opens"] = fuse_cfg(2, 1) + (
         f.init(40, INIT_FLAGS | INIT_EXT, PASSTHROUGH2) + f.open(2) +
         f.open(2))
+    s["fuse-passthrough-granted"] = fuse_cfg(2, 1, 0, 1) + (
+        f.init(40, INIT_FLAGS | INIT_EXT, PASSTHROUGH2) + f.open(2) +
+        f.read(0, 512) + f.msg(FUSE_RELEASE, struct.pack("<QIIQ", 1, 0, 0, 0))
+        + f.open(0) + f.open(2) + f.msg(FUSE_DESTROY, nodeid=0))
+    s["fuse-passthrough-granted-sched"] = fuse_cfg(2, 1, 5, 1) + (
+        f.init(40, INIT_FLAGS | INIT_EXT, PASSTHROUGH2) + f.open(2) +
+        f.open(2) + f.open(0) + f.write(0, b"\7" * 512) +
+        f.msg(FUSE_RELEASE, struct.pack("<QIIQ", 1, 0, 0, 0)) + f.open(2))
+    return s
+
+
+# ---- FUSE over io_uring ---------------------------------------------------
+URING2 = 1 << 9  # FUSE_OVER_IO_URING, bit 41: in flags2
+BY_DEV, RAW = 0x80, 0x40
+
+
+def uring_cfg(cpus=2, enable=0, setup_einval=0, setup_fail=0, refuse=0):
+    return bytes([cpus | enable << 3 | setup_einval << 5 | setup_fail << 6 |
+                  refuse << 7])
+
+
+def ring(m, ctl=0):
+    """a Fuse message (u32 length + bytes) with its control byte"""
+    return bytes([ctl]) + m
+
+
+def ring_raw(m, op_in, payload_sz, ctl=0):
+    body = m[4:]
+    raw = bytes([op_in]) + struct.pack("<I", payload_sz) + body
+    return bytes([ctl | RAW]) + struct.pack("<I", len(raw)) + raw
+
+
+def uring_seeds():
+    s = {}
+    f = Fuse()
+
+    def init(minor=42, flags2=URING2):
+        return ring(f.init(minor, INIT_FLAGS | INIT_EXT, flags2), BY_DEV)
+
+    def release(q=0):
+        return ring(f.msg(FUSE_RELEASE, struct.pack("<QIIQ", 1, 0, 0, 0)), q)
+
+    def everything(q=0):
+        return (ring(f.msg(FUSE_LOOKUP, b"x\0"), q) +
+                ring(f.msg(FUSE_GETATTR, b"\0" * 16), q + 1) +
+                ring(f.setattr(FATTR_SIZE, 1 << 20), q) +
+                ring(f.setattr(0, 0), q + 1) + ring(f.open(2), q) +
+                ring(f.read(0, 4096), q + 1) +
+                ring(f.write(4096, b"\xaa" * 4096), q) +
+                ring(f.write(10, b"\xbb" * 100), q + 1) +
+                ring(f.read(10, 100), q) +
+                ring(f.msg(FUSE_FSYNC, struct.pack("<QII", 1, 1, 0)), q) +
+                ring(f.msg(FUSE_FLUSH, struct.pack("<QIIQ", 1, 0, 0, 0)), q) +
+                ring(f.fallocate(0, 8192, FALLOC_PUNCH | FALLOC_KEEP), q + 1) +
+                ring(f.fallocate(0, 4096, FALLOC_ZERO | FALLOC_KEEP), q) +
+                ring(f.fallocate(0, 4096, 0), q) +
+                ring(f.fallocate(0, 4096, 0x20), q + 1) +
+                ring(f.msg(FUSE_STATFS), q) +
+                ring(f.msg(FUSE_FORGET, struct.pack("<Q", 1)), BY_DEV) +
+                ring(f.msg(FUSE_BATCH_FORGET, struct.pack("<IIQQ", 1, 0, 1,
+                                                          1)), BY_DEV) +
+                ring(f.msg(FUSE_INTERRUPT, struct.pack("<Q", 4)), BY_DEV) +
+                ring(f.msg(FUSE_MKDIR, b"\0" * 8 + b"d\0"), q) +
+                ring(f.msg(99, b"\0" * 16), q + 1) + release(q) +
+                ring(f.msg(FUSE_DESTROY, nodeid=0), q))
+
+    s["uring-all-disk"] = fuse_cfg(0) + uring_cfg(2) + init() + everything()
+    s["uring-all-ro"] = fuse_cfg(1) + uring_cfg(2) + init() + everything()
+    s["uring-all-file"] = (fuse_cfg(2, 0, 6) + uring_cfg(3) + init() +
+                           everything(1))
+    s["uring-all-sched"] = (fuse_cfg(0, 0, 9) + uring_cfg(2) + init() +
+                            everything())
+    s["uring-one-cpu"] = (fuse_cfg(0, 0, 4) + uring_cfg(1) + init() +
+                          everything())
+    # 4 queues: the pool holds one entry each, not two; 7: none at all
+    s["uring-4-cpus"] = (fuse_cfg(2, 0, 3) + uring_cfg(4) + init() +
+                         everything(2))
+    s["uring-7-cpus"] = fuse_cfg(0) + uring_cfg(7) + init() + everything()
+    s["uring-cpus-unparsable"] = (fuse_cfg(0) + uring_cfg(0) + init() +
+                                  everything())
+    s["uring-enable-n"] = (fuse_cfg(0) + uring_cfg(2, 1) + init() +
+                           ring(f.read(0, 512)) +
+                           ring(f.msg(FUSE_DESTROY, nodeid=0)))
+    s["uring-enable-absent"] = (fuse_cfg(0) + uring_cfg(2, 2) + init() +
+                                ring(f.read(0, 512)))
+    s["uring-enable-denied"] = (fuse_cfg(0) + uring_cfg(2, 3) + init() +
+                                ring(f.read(0, 512)))
+    s["uring-setup-einval"] = (fuse_cfg(0) + uring_cfg(2, 0, 1) + init() +
+                               everything())
+    s["uring-setup-fail"] = (fuse_cfg(0) + uring_cfg(2, 0, 0, 1) + init() +
+                             ring(f.read(0, 512)) +
+                             ring(f.write(0, b"x" * 512)))
+    s["uring-refuse-register"] = (fuse_cfg(0) + uring_cfg(3, 0, 0, 0, 1) +
+                                  init() + everything())
+    s["uring-old-kernel"] = (fuse_cfg(0) + uring_cfg(2) + init(41, 0) +
+                             ring(f.read(0, 512)) + ring(f.open(2)))
+    s["uring-no-init-ext"] = (fuse_cfg(0) + uring_cfg(2) +
+                              ring(f.init(42, INIT_FLAGS, 0), BY_DEV) +
+                              ring(f.read(0, 512)))
+    s["uring-passthrough"] = (
+        fuse_cfg(2, 1, 0, 1) + uring_cfg(2) +
+        init(42, URING2 | PASSTHROUGH2) + ring(f.open(2)) +
+        ring(f.open(2), 1) + ring(f.read(0, 512)) + release(1) +
+        ring(f.open(0)) + ring(f.msg(FUSE_DESTROY, nodeid=0)))
+    s["uring-passthrough-denied"] = (
+        fuse_cfg(2, 1, 3, 0) + uring_cfg(2) +
+        init(42, URING2 | PASSTHROUGH2) + ring(f.open(2)) +
+        ring(f.open(2), 1) + ring(f.write(0, b"p" * 4096)) + release())
+    s["uring-write-big"] = (
+        fuse_cfg(2, 0, 2) + uring_cfg(1) + init() +
+        ring(f.write(0, b"\3" * (1 << 20))) + ring(f.read(0, 1 << 20)) +
+        ring(f.write(1, b"\4" * 8190)) + ring(f.read(4095, 2)))
+    s["uring-edges"] = (
+        fuse_cfg(2, 0, 11) + uring_cfg(2) + init() +
+        ring(f.read((256 << 10) + 1000, 4096)) + ring(f.read(1 << 40, 10)) +
+        ring(f.read(0, (1 << 20) + 4096)) +
+        ring(f.write((256 << 10) + 1000, b"\1" * 537), 1) +
+        ring(f.write(0, b"")) + ring(f.setattr(FATTR_SIZE, 12345)))
+    s["uring-raw"] = (
+        fuse_cfg(0) + uring_cfg(2) + init() +
+        ring_raw(f.write(0, b"\5" * 512), 40, 100) +
+        ring_raw(f.write(0, b"\5" * 512), 40, (1 << 20) + 1) +
+        ring_raw(f.write(0, b"\5" * 512), 8, 512) +
+        ring_raw(f.read(0, 512), 200, 0) +
+        ring_raw(f.msg(FUSE_GETATTR, b"\0" * 16, length=1000), 16, 0) +
+        ring_raw(f.msg(FUSE_GETATTR, b"\0" * 16, length=10), 16, 0) +
+        ring_raw(f.open(2), 2, 0) + ring(struct.pack("<I", 10) + b"\0" * 10))
+    s["uring-init-by-ring"] = (
+        fuse_cfg(0) + uring_cfg(2) + init() +
+        ring(f.init(42, INIT_FLAGS | INIT_EXT, URING2)) + ring(f.read(0, 512)))
+    s["uring-forget-by-ring"] = (
+        fuse_cfg(0) + uring_cfg(2) + init() +
+        ring(f.msg(FUSE_FORGET, struct.pack("<Q", 1))) +
+        ring(f.msg(FUSE_INTERRUPT, struct.pack("<Q", 4)), 1) +
+        ring(f.msg(FUSE_STATFS)))
+    s["uring-mixed-routes"] = (
+        fuse_cfg(0, 0, 7) + uring_cfg(2) + init() +
+        ring(f.read(0, 512), BY_DEV) + ring(f.read(512, 512)) +
+        ring(f.write(0, b"m" * 4096), BY_DEV) +
+        ring(f.write(0, b"n" * 4096), 1) +
+        ring(f.msg(FUSE_FSYNC, struct.pack("<QII", 1, 1, 0)), BY_DEV) +
+        ring(f.msg(FUSE_DESTROY, nodeid=0)))
+    # regression inputs: the ring set up at the start but never granted
+    # (INIT failed, or never came) kept the session alive after unmount
+    s["crash-uring-init-fails"] = (
+        fuse_cfg(0) + uring_cfg(2) +
+        ring(f.msg(FUSE_INIT, struct.pack("<IIII", 6, 42, 0, INIT_EXT),
+                   nodeid=0), BY_DEV) + ring(f.read(0, 512)))
+    s["crash-uring-no-init"] = fuse_cfg(0) + uring_cfg(2)
+    s["crash-uring-init-short-destroy"] = (
+        fuse_cfg(0, 0, 3) + uring_cfg(1) +
+        ring(f.msg(FUSE_INIT, struct.pack("<II", 7, 42), nodeid=0), BY_DEV) +
+        ring(f.msg(FUSE_DESTROY, nodeid=0), BY_DEV))
+    # regression input: a second INIT took the ring again and registered
+    # the entries the kernel held already (and armed the eventfd twice)
+    s["crash-uring-two-inits"] = (
+        fuse_cfg(0) + uring_cfg(2) + init() + ring(f.read(0, 512)) +
+        init() + ring(f.read(0, 512), 1))
     return s
 
 
@@ -443,6 +606,8 @@ def main():
         files["transmission/" + k] = v
     for k, v in fuse_seeds().items():
         files["fuse/" + k] = v
+    for k, v in uring_seeds().items():
+        files["fuse_uring/" + k] = v
     if "--capture" in sys.argv[1:]:
         files.update(capture())
     for k, v in sorted(files.items()):

@@ -579,7 +579,7 @@ void nbd_fz_init(void)
 
 	/* a small pool, so that back-pressure is reached */
 	fz_setup(&N.srv, &nbd_hooks, 8, 256 * 1024);
-	if (nbd_frontend_init(&N.srv, NULL, 0) < 0)
+	if (nbd_frontend_init(&N.srv, NULL) < 0)
 		fz_fail("nbd_frontend_init");
 	/*
 	 * The handshake buffers are an mmap, which ASan does not watch:

@@ -59,6 +59,13 @@ void fuse_live_put(struct fuse_session *fs)
 
 static void slot_released(struct fuse_session *fs, struct request *rq)
 {
+	/*
+	 * /dev/fuse is over.  A ring no request has come through may never
+	 * have been registered (INIT failed, or never came): its entries
+	 * would wait for ever.  It holds no request: give it up now.
+	 */
+	if (!atomic_load(&fs->uring_active))
+		fuse_uring_stop(fs, true);
 	pool_put_request(&fs->w->pool, rq);
 	worker_pool_returned(fs->w);
 	fuse_live_put(fs);
@@ -318,6 +325,7 @@ static void io_done(struct request *rq, int res)
 	if (res > 0)
 		res = -EIO; /* a short transfer is never a success */
 	stats_record(rq->w, rq, res);
+	stats_log_failure(rq, res);
 	if (res < 0) {
 		reply_err(rq, res);
 		return;

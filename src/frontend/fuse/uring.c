@@ -105,6 +105,7 @@ struct fuse_ring {
 	unsigned nr_queues, depth;
 	unsigned nr_ents;	/* nr_queues * depth */
 	unsigned live_ents;	/* not ENT_GONE */
+	bool granted;		/* an INIT reply took the ring */
 	bool warned;
 	struct ring_ent ents[];
 };
@@ -433,15 +434,19 @@ bool fuse_uring_grant(struct fuse_session *fs, const struct fuse_init_in *in)
 {
 	struct fuse_ring *r = fs->ring;
 
-	if (r->closed)
-		return false; /* given up already, and said why */
+	/* given up already, and said why; or taken by an INIT before (the
+	 * kernel sends one): its entries are registered once */
+	if (r->closed || r->granted)
+		return false;
 	/*
 	 * The kernel offers FUSE_OVER_IO_URING in INIT only if enable_uring
 	 * was Y when it mounted; it honours the flag in the reply if it is Y
 	 * now (process_init_reply), as it is since fuse_uring_prepare.
 	 */
-	if (in->minor >= URING_MINOR && (in->flags & FUSE_INIT_EXT))
+	if (in->minor >= URING_MINOR && (in->flags & FUSE_INIT_EXT)) {
+		r->granted = true;
 		return true;
+	}
 	log_warn("fuse: --fuse-uring: the kernel speaks FUSE 7.%u%s: serving "
 		 "/dev/fuse with read and write",
 		 in->minor,

@@ -198,6 +198,23 @@ int image_lock(const char *image)
 	return fd;
 }
 
+/*
+ * A daemon killed before it wrote its state leaves its socket, mount point
+ * and log, which no state names: gone with it once it is gone.
+ */
+static void sweep_unborn(const char *dir, const char *sock)
+{
+	char path[4400];
+	long pid = strtol(sock, NULL, 10);
+
+	if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+		return;
+	snprintf(path, sizeof(path), "%s/%ld.state", dir, pid);
+	if (access(path, F_OK) == 0)
+		return;
+	attachment_remove(pid);
+}
+
 int attachment_each(int (*fn)(const struct attachment *a, void *arg),
 		    void *arg)
 {
@@ -214,6 +231,10 @@ int attachment_each(int (*fn)(const struct attachment *a, void *arg),
 		struct attachment a;
 		size_t n = strlen(d->d_name);
 
+		if (n > 5 && !strcmp(d->d_name + n - 5, ".sock")) {
+			sweep_unborn(dir, d->d_name);
+			continue;
+		}
 		if (n < 7 || strcmp(d->d_name + n - 6, ".state"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);

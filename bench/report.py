@@ -56,12 +56,16 @@ SERVERS = [
     ("loop", "local", "kernel loop (dio)"),
     ("qsd-fuse", "local", "qemu-storage-daemon FUSE + loop"),
     ("nbdfuse", "local", "nbdfuse + nbdkit + loop"),
+    ("lloop-tls", "tls", "lloop serve, TLS"),
+    ("lloop-tcp", "tls", "lloop serve, plaintext TCP"),
+    ("nbdkit-tls", "tls", "nbdkit file, TLS"),
 ]
 SERVER_LABEL = {n: l for n, _, l in SERVERS}
 PLOT_LABEL = {
     "lloop-serve": "lloop serve", "nbdkit": "nbdkit", "qemu-nbd": "qemu-nbd",
     "lloop-attach": "lloop attach", "lloop-attach-engine": "lloop attach (engine)",
     "loop": "kernel loop", "qsd-fuse": "qsd FUSE+loop", "nbdfuse": "nbdfuse+loop",
+    "lloop-tls": "lloop TLS", "lloop-tcp": "lloop plaintext", "nbdkit-tls": "nbdkit TLS",
 }
 SERVER_KIND = {n: k for n, k, _ in SERVERS}
 
@@ -70,7 +74,15 @@ RATIOS = [
     ("lloop-serve", ["nbdkit", "qemu-nbd"]),
     ("lloop-attach", ["loop", "qsd-fuse", "nbdfuse", "lloop-attach-engine"]),
     ("lloop-attach-engine", ["loop", "qsd-fuse", "nbdfuse"]),
+    ("lloop-tls", ["lloop-tcp", "nbdkit-tls"]),
 ]
+
+# issue 8's targets for the TLS rows: (lloop, peer) -> {job: least ratio}
+TLS_TARGETS = {
+    ("lloop-tls", "lloop-tcp"): {"seqr1m-qd8": 0.7, "seqw1m-qd8": 0.7},
+    ("lloop-tls", "nbdkit-tls"): {"seqr1m-qd8": 1.2, "seqw1m-qd8": 1.2,
+                                  "rr4k-qd32": 1.2},
+}
 
 SERVER_SETUP = {
     "lloop-serve": "`lloop serve --listen unix:SOCK FILE` (O_DIRECT, io_uring; "
@@ -93,6 +105,14 @@ SERVER_SETUP = {
                "`nbdfuse MNT/nbd nbd+unix:///?socket=SOCK` then `losetup "
                "--direct-io=on -b 4096` on MNT/nbd; server CPU = nbdfuse + nbdkit; "
                "fio libaio direct=1",
+    "lloop-tls": "`lloop serve --listen tcp://127.0.0.1:PORT --tls require "
+                 "--tls-certificates DIR FILE` (X.509, throwaway ECDSA CA and "
+                 "server certificate); fio nbd engine, `nbds://127.0.0.1:PORT/`",
+    "lloop-tcp": "`lloop serve --listen tcp://127.0.0.1:PORT FILE` (plaintext, "
+                 "the same TCP path); fio nbd engine, `nbd://127.0.0.1:PORT/`",
+    "nbdkit-tls": "`nbdkit -i 127.0.0.1 -p PORT --tls=require "
+                  "--tls-certificates=DIR file FILE cache=none fadvise=random`; "
+                  "fio nbd engine, `nbds://127.0.0.1:PORT/`",
 }
 
 
@@ -161,11 +181,11 @@ def cmd_one(args):
           % (r["iops"], r["mbps"], r["p50_us"], r["p99_us"]))
 
 
-def run_cmd(argv):
+def run_cmd(argv, line=0):
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=20)
         out = (p.stdout or p.stderr).strip().splitlines()
-        return out[0].strip() if out else None
+        return out[line].strip() if len(out) > line else None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -177,6 +197,17 @@ def machine():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+    aes = False
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                aes = "aes" in line.split()
+                break
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            ktls = "tls" in f.read().split()
+    except OSError:
+        ktls = False
     mem = None
     with open("/proc/meminfo") as f:
         for line in f:
@@ -188,11 +219,17 @@ def machine():
         "kernel": platform.release(),
         "memory_bytes": mem,
         "memory": "%.1f GiB" % (mem / 2 ** 30) if mem else None,
+        "aes_ni": aes,
+        "ktls_ulp": ktls,
     }
 
 
 def versions(lloop):
     v = {"lloop": run_cmd([lloop, "--version"])}
+    if shutil.which("nbdinfo"):
+        v["libnbd"] = run_cmd(["nbdinfo", "--version"], line=1)
+    if shutil.which("certtool"):
+        v["gnutls (certtool)"] = run_cmd(["certtool", "--version"])
     for name, argv in [
         ("fio", ["fio", "--version"]),
         ("nbdkit", ["nbdkit", "--version"]),
@@ -254,7 +291,9 @@ def cmd_final(args):
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(work, "config.json")) as f:
         config = json.load(f)
-    jobs = config["jobs"]
+    tls_jobs = config.get("tls_jobs", [])
+    jobs = config["jobs"] + [j for j in tls_jobs if j not in config["jobs"]]
+    jobs = [j[0] for j in JOBS if j[0] in jobs]     # the table's order
     servers_wanted = config["servers"]
 
     # runs.tsv: round server job status fiojson srv_cpu_s fio_cpu_s host_cpu_s wall_s note
@@ -330,11 +369,15 @@ def cmd_final(args):
                     continue
                 a, b = med(job, mine, "server_cpu_per_unit"), med(job, peer, "server_cpu_per_unit")
                 ha, hb = med(job, mine, "host_cpu_per_unit"), med(job, peer, "host_cpu_per_unit")
+                target = TLS_TARGETS.get((mine, peer), {}).get(job)
+                iops_ratio = med(job, mine, "iops") / med(job, peer, "iops")
                 ratios.append({
                     "job": job, "lloop": mine, "peer": peer,
-                    "iops_ratio": med(job, mine, "iops") / med(job, peer, "iops"),
+                    "iops_ratio": iops_ratio,
                     "server_cpu_ratio": a / b if a is not None and b else None,
                     "host_cpu_ratio": ha / hb if ha is not None and hb else None,
+                    "target": target,
+                    "target_met": None if target is None else iops_ratio >= target,
                 })
 
     mach = machine()
@@ -360,10 +403,20 @@ def cmd_final(args):
         json.dump(result, f, indent=1)
         f.write("\n")
 
-    present = [s for s in servers_wanted
-               if any(r["server"] == s for r in runs)]
-    families = [fam for fam in FAMILIES if any(job_def(j)[1] == fam for j in jobs)]
-    plots = make_plots(outdir, families, jobs, present, summary)
+    present_all = [s for s in servers_wanted
+                   if any(r["server"] == s for r in runs)]
+    present = [s for s in present_all if SERVER_KIND[s] != "tls"]
+    present_tls = [s for s in present_all if SERVER_KIND[s] == "tls"]
+    families = [fam for fam in FAMILIES
+                if any(job_def(j)[1] == fam and summary[j].get(s)
+                       for j in jobs for s in present)]
+    groups = [(fam, FAMILIES[fam], [j for j in jobs if job_def(j)[1] == fam],
+               present) for fam in families]
+    tls_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_tls)]
+    if tls_jobs_run:
+        groups.append(("tls", "NBD over TLS, TCP 127.0.0.1", tls_jobs_run,
+                       present_tls))
+    plots = make_plots(outdir, groups, summary)
 
     md = []
     w = md.append
@@ -387,7 +440,8 @@ def cmd_final(args):
     w("")
     w("## Machine")
     w("")
-    w("- CPU: %s, %s cores" % (mach["cpu"], mach["cores"]))
+    w("- CPU: %s, %s cores%s" % (mach["cpu"], mach["cores"],
+                                 ", AES-NI" if mach.get("aes_ni") else ", no AES-NI"))
     w("- Kernel: %s" % mach["kernel"])
     w("- Memory: %s" % mach["memory"])
     w("")
@@ -426,7 +480,8 @@ def cmd_final(args):
     w("- The machine has %s cores: fio and the server compete for them, so "
       "the per-I/O CPU figures show the server better than the IOPS do." % mach["cores"])
     for fam in families:
-        fjobs = [j for j in jobs if job_def(j)[1] == fam]
+        fjobs = [j for j in jobs if job_def(j)[1] == fam and
+                 any(summary[j].get(s) for s in present)]
         unit = unit_of(fjobs[0])
         w("")
         w("## %s" % FAMILIES[fam])
@@ -435,23 +490,8 @@ def cmd_final(args):
           "kernel+other CPU %s | all CPU %s | rounds ok |" % (unit, unit, unit))
         w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for job in fjobs:
-            for srv in present:
-                e = summary[job].get(srv)
-                if not e:
-                    continue
-                if not e["ok"]:
-                    w("| %s | %s | error: %s | | | | | | | 0/%d |" % (
-                        JOB_LABEL[job], SERVER_LABEL[srv],
-                        "; ".join(x for x in e["errors"] if x), e["runs"]))
-                    continue
-                m = lambda fig: e[fig]["median"] if e.get(fig) else None
-                w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
-                    JOB_LABEL[job], SERVER_LABEL[srv],
-                    fmt(m("iops"), 0), fmt(m("mbps"), 1),
-                    fmt(m("p50_us"), 0), fmt(m("p99_us"), 0),
-                    fmt(m("server_cpu_per_unit")), fmt(m("other_cpu_per_unit")),
-                    fmt(m("host_cpu_per_unit")), e["ok"], e["runs"]))
-        fr = [r for r in ratios if r["job"] in fjobs]
+            job_rows(w, job, present, summary)
+        fr = [r for r in ratios if r["job"] in fjobs and SERVER_KIND[r["lloop"]] != "tls"]
         if fr:
             w("")
             w("| job | lloop | peer | IOPS ratio | server CPU ratio | all CPU ratio |")
@@ -464,6 +504,9 @@ def cmd_final(args):
         if fam in plots:
             w("")
             w("![%s](%s)" % (FAMILIES[fam], os.path.basename(plots[fam])))
+    if tls_jobs_run:
+        tls_section(w, config, mach, tls_jobs_run, present_tls, summary, ratios,
+                    plots.get("tls"))
     errs = [r for r in runs if not r["ok"]]
     if errs:
         w("")
@@ -481,28 +524,90 @@ def cmd_final(args):
         print("bench: plots %s" % " ".join(sorted(plots.values())))
 
 
-def make_plots(outdir, families, jobs, servers, summary):
-    """One PNG per family: a panel per job, a bar per server (median, error
-    bar from min to max over rounds); top row throughput, bottom row server
-    CPU per I/O (or per GiB)."""
+def job_rows(w, job, servers, summary):
+    """The table rows of one job, a row per server that ran it."""
+    for srv in servers:
+        e = summary[job].get(srv)
+        if not e:
+            continue
+        if not e["ok"]:
+            w("| %s | %s | error: %s | | | | | | | 0/%d |" % (
+                JOB_LABEL[job], SERVER_LABEL[srv],
+                "; ".join(x for x in e["errors"] if x), e["runs"]))
+            continue
+        m = lambda fig: e[fig]["median"] if e.get(fig) else None
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
+            JOB_LABEL[job], SERVER_LABEL[srv],
+            fmt(m("iops"), 0), fmt(m("mbps"), 1),
+            fmt(m("p50_us"), 0), fmt(m("p99_us"), 0),
+            fmt(m("server_cpu_per_unit")), fmt(m("other_cpu_per_unit")),
+            fmt(m("host_cpu_per_unit")), e["ok"], e["runs"]))
+
+
+def tls_section(w, config, mach, jobs, servers, summary, ratios, plot):
+    """The TLS rows: their own table, the ratios issue 8 names, targets."""
+    w("")
+    w("## NBD over TLS (TCP 127.0.0.1)")
+    w("")
+    w("lloop serve with `--tls require`, the same lloop in plaintext on the "
+      "same TCP path, and nbdkit with `--tls=require`, all on 127.0.0.1 and "
+      "driven by fio's nbd engine (libnbd), %s s per run, alternating with the "
+      "other servers in each round. fio finds the throwaway CA through "
+      "libnbd's default certificate directory (`$HOME/.pki/libnbd`, fio run "
+      "with HOME in the work directory and, as root, in a user namespace), "
+      "since libnbd refuses `tls-certificates` in fio's URI. The cipher each "
+      "server negotiated is in the Servers list above. AES-NI: %s; kernel TLS "
+      "(the `tls` TCP ULP): %s, and neither server uses it: records are "
+      "sealed and opened in user space by GnuTLS." % (
+          config.get("tls_runtime", config["runtime"]),
+          "yes" if mach.get("aes_ni") else "no",
+          "registered" if mach.get("ktls_ulp") else "not registered"))
+    w("")
+    w("| job | server | IOPS | MB/s | p50 us | p99 us | server CPU | "
+      "kernel+other CPU | all CPU | rounds ok |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for job in jobs:
+        job_rows(w, job, servers, summary)
+    w("")
+    w("CPU columns: seconds per GiB for the 1 MiB jobs, per million I/Os "
+      "for the 4k job.")
+    fr = [r for r in ratios if r["job"] in jobs and r["lloop"] == "lloop-tls"]
+    if fr:
+        w("")
+        w("| job | ratio | throughput ratio | target | met | server CPU ratio "
+          "| all CPU ratio |")
+        w("| --- | --- | ---: | ---: | --- | ---: | ---: |")
+        for r in fr:
+            w("| %s | %s / %s | %s | %s | %s | %s | %s |" % (
+                JOB_LABEL[r["job"]], SERVER_LABEL[r["lloop"]], SERVER_LABEL[r["peer"]],
+                fmt(r["iops_ratio"], 2),
+                ">= %.1f" % r["target"] if r.get("target") is not None else "-",
+                {True: "yes", False: "**no**", None: "-"}[r.get("target_met")],
+                fmt(r["server_cpu_ratio"], 2), fmt(r["host_cpu_ratio"], 2)))
+    if plot:
+        w("")
+        w("![NBD over TLS](%s)" % os.path.basename(plot))
+
+
+def make_plots(outdir, groups, summary):
+    """One PNG per group (a job family, or the TLS rows): a panel per job, a
+    bar per server (median, error bar from min to max over rounds); top row
+    throughput, bottom row server CPU per I/O (or per GiB)."""
     plots = {}
     if not shutil.which("gnuplot"):
         print("bench: skip plots: gnuplot is not installed (package gnuplot-nox)")
         return plots
     datadir = os.path.join(outdir, ".plotdata")
     os.makedirs(datadir, exist_ok=True)
-    for fam in families:
-        fjobs = [j for j in jobs if job_def(j)[1] == fam]
+    for fam, title, fjobs, servers in groups:
         if not any(summary[j] for j in fjobs):
             continue
-        tput, tput_label = ("iops", "IOPS") if is_4k(fjobs[0]) else ("mbps", "MB/s")
-        unit = unit_of(fjobs[0])
         png = os.path.join(outdir, "%s.png" % fam)
         script = [
             "set terminal pngcairo noenhanced size %d,820 font ',9'" % max(560, 400 * len(fjobs)),
             "set output '%s'" % png,
             "set multiplot layout 2,%d title '%s (median, bars min..max over rounds)'"
-            % (len(fjobs), FAMILIES[fam]),
+            % (len(fjobs), title),
             "set style fill solid 0.85 border -1",
             "set xtics rotate by 40 right nomirror",
             "set grid ytics",
@@ -523,6 +628,7 @@ def make_plots(outdir, families, jobs, servers, summary):
 
         n = len(servers)
         for job in fjobs:
+            tput, tput_label = ("iops", "IOPS") if is_4k(job) else ("mbps", "MB/s")
             data = datafile(job, tput)
             script += [
                 "set title '%s'" % JOB_LABEL[job],
@@ -532,6 +638,7 @@ def make_plots(outdir, families, jobs, servers, summary):
                 "'' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 7 ps 0.3" % data,
             ]
         for job in fjobs:
+            unit = unit_of(job)
             srvd = datafile(job, "server_cpu_per_unit")
             alld = datafile(job, "host_cpu_per_unit")
             script += [

@@ -45,6 +45,7 @@ struct fuse_session {
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */
 	uint32_t proto_minor;
+	bool inited;		/* INIT answered: the kernel sends one */
 	/* a small request made contiguous, read through its structs */
 	char scratch[8192] __attribute__((aligned(8)));
 };

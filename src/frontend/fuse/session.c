@@ -168,6 +168,13 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 {
 	struct fuse_init_out *out = reply_body(rq);
 
+	/* a second INIT would re-open passthrough and the ring behind the
+	 * first one's back */
+	if (fs->inited) {
+		log_warn("fuse: a second INIT: refused");
+		reply_err(rq, -EPROTO);
+		return;
+	}
 	if (in->major != FUSE_KERNEL_VERSION) {
 		log_error("fuse: kernel protocol %u.%u, we speak %u.x",
 			  in->major, in->minor, FUSE_KERNEL_VERSION);
@@ -210,6 +217,7 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 	out->max_pages = FUSE_MAX_WRITE / 4096;
 	log_debug("fuse: protocol 7.%u, max_write %u", fs->proto_minor,
 		  out->max_write);
+	fs->inited = true;
 	reply_struct(rq, sizeof(*out));
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # lloop-test: engine-independent (the guest script runs both engines)
+# lloop-timeout: 420
 # The memory protections where they can take effect: in a guest, as root
 # with every capability, PR_SET_IO_FLUSHER reaches every worker and
 # helper thread, oom_score_adj is -1000 and the pools are locked

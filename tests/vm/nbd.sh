@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # lloop-test: engine-independent (the guest script runs both engines)
+# lloop-timeout: 700
 # The kernel nbd frontend in a qemu guest (this host has no nbd driver):
 # attach --frontend nbd, ext4 on it, the ioctl fall-back, and the
 # guest's nbd-client over TCP against lloop serve.

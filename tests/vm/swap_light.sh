@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # lloop-test: engine-independent (the daemon's default engine, io_uring)
+# lloop-timeout: 600
 # Swap through lloop attach (FUSE + loop) under light pressure, in a
 # 256 MiB guest: one process writes and verifies 230 MiB (1.07x the
 # guest's usable RAM), so pages go out through lloop and come back.  Every

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # lloop-test: engine-independent (ublk needs the io_uring engine)
+# lloop-timeout: 700
 # The ublk frontend in a qemu guest (this host has no ublk driver):
 # attach --frontend ublk, data through /dev/ublkbN, ext4 on it, discard,
 # read-only, 512-byte sectors, and a daemon killed under it.

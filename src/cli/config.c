@@ -41,7 +41,12 @@ struct words {
 /* kept for the life of the process: option values point into them */
 static struct origin *origins;
 static size_t nr_origins, cap_origins;
-static struct words expanded;
+/*
+ * Not static: a static that is only written may be optimised away, and
+ * then LeakSanitizer finds the words unreachable at exit.
+ */
+struct words config_expanded, config_positional;
+char *config_file_name;
 static unsigned images_seen;
 
 static int push(struct words *w, char *s)
@@ -272,7 +277,7 @@ static int config_read(const char *path, const char *cmd,
 		log_error("--config %s: %s", path, strerror(errno));
 		return -EINVAL;
 	}
-	p.file = strdup(path);
+	p.file = config_file_name = strdup(path);
 	if (!p.file) {
 		fclose(f);
 		return -ENOMEM;
@@ -338,8 +343,12 @@ int config_expand(int *argc, char ***argv, const char *cmd,
 		}
 		if (file) {
 			ret = config_read(file, cmd, opts, &out, &pos);
-			if (ret < 0)
+			if (ret < 0) {
+				/* the process ends now: keep what is reachable */
+				config_expanded = out;
+				config_positional = pos;
 				return ret;
+			}
 			any = true;
 			continue;
 		}
@@ -361,7 +370,7 @@ int config_expand(int *argc, char ***argv, const char *cmd,
 		if (push(&out, pos.v[i]) < 0)
 			return -ENOMEM;
 	free(pos.v);
-	expanded = out;
+	config_expanded = out;
 	*argc = out.n;
 	*argv = out.v;
 	return 0;

@@ -84,7 +84,9 @@ available | "refused here"*) ;;
 *) fail "io_uring line: $(cap io_uring)" ;;
 esac
 SHIM=$(dirname "$LLOOP")/nouring.so
-if [ -e "$SHIM" ]; then
+if grep -q '^build: sanitized' "$T/version" 2>/dev/null; then
+	log "a sanitizer build: the ASan runtime must load first, no shim (as uring_refused)"
+elif [ -e "$SHIM" ]; then
 	LD_PRELOAD=$SHIM "$LLOOP" --version >"$T/version.nouring" 2>/dev/null ||
 		fail "--version under the nouring shim exited non-zero"
 	grep -q '^io_uring: refused here (Operation not permitted)' "$T/version.nouring" ||

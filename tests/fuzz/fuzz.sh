@@ -2,7 +2,7 @@
 # lloop-test: engine-independent
 # The libFuzzer targets in make check: every committed corpus input (seeds
 # and the regression inputs of bugs found) replayed through its target
-# (handshake, transmission, fuse, fuse_uring),
+# (handshake, transmission, fuse, fuse_uring, tls),
 # then each target fuzzed for FUZZ_SECONDS (default 30 s).  Uses its own
 # clang build, build-fuzz (tests/fuzz/run), not $BUILD.  The targets run a
 # fake engine, so the engine under test does not matter.

@@ -190,8 +190,22 @@ static int file_op(struct op *op)
 	return res;
 }
 
+static int fault_pick(struct op *op);
+
 /* an error to fail op with instead of doing it, or 0 */
 static int fault(struct op *op)
+{
+	bool peer_failed = E.peer_failed;
+	int err = fault_pick(op);
+
+	if (err && E.hooks->fault_ok && !E.hooks->fault_ok(op, err)) {
+		E.peer_failed = peer_failed;
+		return 0;
+	}
+	return err;
+}
+
+static int fault_pick(struct op *op)
 {
 	if (!E.faults || fz_rand(32))
 		return 0;

@@ -49,6 +49,8 @@ struct fz_hooks {
 	 * worker is idle, and what is still pending is a hang.
 	 */
 	bool (*stall)(void);
+	/* may op be failed with err now?  NULL: yes (a known bug masked) */
+	bool (*fault_ok)(struct op *op, int err);
 };
 
 /*

@@ -14,13 +14,17 @@ Input formats (see the targets' headers):
   fuse          1 config byte (bits 0-1 export, bit 2 passthrough, bit 3
                 the backing file is granted, 4-7 schedule), then messages:
                 u32 little-endian length, bytes
+  tls           1 schedule byte, 1 config byte (fuzz_tls.c), then the
+                client's stream; after STARTTLS, raw ciphertext or the
+                plaintext an in-process GnuTLS client seals
   fuse_uring    the fuse config byte, a ring config byte (bits 0-2 CPUs,
                 3-4 enable_uring, 5-7 ring set-up faults), then messages:
                 a control byte (bit 7 by /dev/fuse, bit 6 raw split,
                 0-5 queue), u32 little-endian length, bytes
 
-Seeds are named by what they hold: hs-*, tx-*, fuse-*, uring-*; cap-* were
-captured from a real client.  Running it again rewrites the same files.
+Seeds are named by what they hold: hs-*, tx-*, fuse-*, uring-*, tls-*;
+cap-* were captured from a real client (tls-raw-cap-*: the first flight
+of fuzz_tls's GnuTLS client, recorded with LLOOP_FUZZ_TLS_RECORD=FILE).  Running it again rewrites the same files.
 """
 import os
 import socket
@@ -139,6 +143,69 @@ def handshake_seeds():
     for i, (k, v) in enumerate(sorted(s.items())):
         # mostly in order; every third under a shuffled schedule
         out[k] = bytes([0 if i % 3 else 0x5a]) + v
+    return out
+
+
+# tls: schedule byte, config byte (fuzz_tls.c), [tamper: u16 BE offset,
+# xor byte], then the stream; after STARTTLS's ACK plaintext for the
+# in-process client (bit 1) or raw ciphertext
+T_REQUIRE, T_CLIENT, T_X509, T_TLS12, T_BYE, T_TAMPER = (1, 2, 4, 8, 16, 32)
+T_WRONG_KEY, T_UNKNOWN_USER = 1 << 6, 2 << 6
+STARTTLS = opt(OPT_STARTTLS)
+
+
+def tls_seeds():
+    s = {}
+    inside = (STRUCT + SET_ALLOC + info_go(OPT_GO, "disk", (INFO_NAME,)) +
+              write(4096, b"\x5a" * 4096) + req(CMD_READ, 0, 8192) +
+              req(CMD_BLOCK_STATUS, 0, 65536) + req(CMD_FLUSH) +
+              req(CMD_TRIM, 0, 4096) + DISC)
+    s["tls-psk13-go"] = (0, T_REQUIRE | T_CLIENT,
+                         flags() + STARTTLS + inside)
+    s["tls-psk12-go"] = (0, T_CLIENT | T_TLS12 | T_BYE,
+                         flags() + STARTTLS + inside)
+    s["tls-x509-13-go"] = (0x5a, T_CLIENT | T_X509,
+                           flags() + STARTTLS + inside)
+    s["tls-x509-12-list"] = (0, T_REQUIRE | T_CLIENT | T_X509 | T_TLS12,
+                             flags() + STARTTLS + opt(OPT_LIST) +
+                             info_go(OPT_INFO, "file", (INFO_DESCRIPTION,))
+                             + opt(OPT_STARTTLS) + opt(OPT_STARTTLS, b"x") +
+                             opt(OPT_EXPORT_NAME, b"file") +
+                             req(CMD_READ, 0, 65536) +
+                             req(CMD_READ, 65536, 65536) + DISC)
+    s["tls-big-read"] = (3, T_CLIENT,
+                         flags() + STARTTLS + STRUCT + info_go(OPT_GO, "disk")
+                         + req(CMD_READ, 0, 131072) + write(0, b"\1" * 65536)
+                         + req(CMD_READ, 0, 131072))
+    s["tls-require-plain"] = (0, T_REQUIRE,
+                              flags() + opt(OPT_LIST) +
+                              info_go(OPT_GO, "disk") + STRUCT +
+                              opt(OPT_INFO, b"\0" * 9000) +
+                              opt(OPT_STARTTLS, b"x") + opt(OPT_ABORT))
+    s["tls-require-export-name"] = (0, T_REQUIRE, flags() +
+                                    opt(OPT_EXPORT_NAME, b"disk") +
+                                    req(CMD_READ, 0, 512))
+    s["tls-on-plain-go"] = (0, 0, flags() + info_go(OPT_GO, "disk") +
+                            req(CMD_READ, 0, 512) + DISC)
+    s["tls-require-then-tls"] = (0, T_REQUIRE | T_CLIENT,
+                                 flags() + info_go(OPT_INFO, "disk") +
+                                 STARTTLS + opt(OPT_EXPORT_NAME, b"disk") +
+                                 req(CMD_FLUSH) + DISC)
+    s["tls-wrong-key"] = (0, T_CLIENT | T_WRONG_KEY,
+                          flags() + STARTTLS + info_go(OPT_GO, "disk"))
+    s["tls-unknown-user"] = (0, T_REQUIRE | T_CLIENT | T_UNKNOWN_USER,
+                             flags() + STARTTLS + info_go(OPT_GO, "disk"))
+    s["tls-raw-garbage"] = (0, 0, flags() + STARTTLS +
+                            b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+    s["tls-raw-eof"] = (0, T_REQUIRE, flags() + STARTTLS)
+    out = {}
+    for k, (sched, cfg, stream) in s.items():
+        out[k] = bytes([sched, cfg]) + stream
+    # the client's ciphertext cut or corrupted at a few places
+    for at in (5, 60, 300, 700):
+        out["tls-tamper-%d" % at] = (bytes([0, T_CLIENT | T_TAMPER]) +
+                                     struct.pack(">HB", at, 0x40) +
+                                     s["tls-psk13-go"][2])
     return out
 
 
@@ -608,6 +675,8 @@ def main():
         files["fuse/" + k] = v
     for k, v in uring_seeds().items():
         files["fuse_uring/" + k] = v
+    for k, v in tls_seeds().items():
+        files["tls/" + k] = v
     if "--capture" in sys.argv[1:]:
         files.update(capture())
     for k, v in sorted(files.items()):

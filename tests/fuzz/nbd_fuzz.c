@@ -21,11 +21,14 @@
 static struct {
 	struct server srv;
 	int sock;		/* what every connection's fd is a dup of */
+	const struct nbd_fz_tls *tls;	/* the client's TLS side, or NULL */
 	const uint8_t *pre, *in;
 	size_t pre_len, in_len, pos;
 	size_t tx_start;	/* where the first request header began */
 	unsigned replies;	/* transmission replies sent */
 	bool greeted;
+	bool cut;		/* the stream did not arrive intact */
+	uint8_t plain[TLS_BUF];	/* what one send's records carry */
 } N;
 
 static size_t stream_len(void)
@@ -36,6 +39,56 @@ static size_t stream_len(void)
 static uint8_t stream_at(size_t i)
 {
 	return i < N.pre_len ? N.pre[i] : N.in[i - N.pre_len];
+}
+
+size_t nbd_fz_pos(void)
+{
+	return N.pos;
+}
+
+size_t nbd_fz_take(uint8_t *dst, size_t max)
+{
+	size_t n = stream_len() - N.pos;
+
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = stream_at(N.pos + i);
+	N.pos += n;
+	return n;
+}
+
+void nbd_fz_tx_start(size_t pos)
+{
+	fz_assert(N.tx_start == NO_POS && pos <= stream_len(),
+		  "transmission began twice, or at %zu of %zu", pos,
+		  stream_len());
+	N.tx_start = pos;
+}
+
+void nbd_fz_stream_cut(void)
+{
+	N.cut = true;
+}
+
+struct server *nbd_fz_server(void)
+{
+	return &N.srv;
+}
+
+static bool tls_server(void)
+{
+	const struct nbd_frontend *fe = N.srv.frontend;
+
+	return fe->tls != NULL;
+}
+
+/* --tls=require: no export before TLS */
+static bool tls_refused(const struct nbd_conn *c)
+{
+	const struct nbd_frontend *fe = N.srv.frontend;
+
+	return fe->tls && fe->tls_mode == TLS_REQUIRE && !c->tls.active;
 }
 
 /* ---- what the server may read into ---- */
@@ -67,6 +120,22 @@ static int nbd_recv(struct op *op)
 	fz_assert(op->kind == OP_RECV, "NBD: op kind %u", op->kind);
 	fz_assert(op->len > 0, "a receive of 0 bytes");
 	fz_assert(!c->closed, "a receive on a closed connection");
+	fz_assert(!(c->transmission && tls_refused(c)),
+		  "transmission without TLS under --tls=require");
+	if (c->tls.session) {
+		/* under TLS only ciphertext comes from the socket */
+		fz_assert(N.tls && c->tls.in &&
+				  fz_inside(op->buf, op->len, c->tls.in,
+					    TLS_BUF) &&
+				  op->buf == c->tls.in + c->tls.in_end &&
+				  op->len == TLS_BUF - c->tls.in_end,
+			  "a receive under TLS outside the free part of "
+			  "tls.in (%p, %llu bytes)", op->buf,
+			  (unsigned long long)op->len);
+		n = N.tls->recv(c, op);
+		fz_assert(n <= op->len, "the TLS client gave %zu bytes", n);
+		return n;
+	}
 	check_recv_buffer(c, op);
 	/* the handshake reads exactly what it needs: the first receive in
 	 * transmission starts at the first request */
@@ -251,6 +320,20 @@ static void check_handshake_send(struct nbd_conn *c)
 		return;
 	}
 	fz_assert(!c->transmission, "a handshake send in transmission");
+	if (tls_refused(c)) {
+		/* only STARTTLS and ABORT are answered, others refused */
+		fz_assert(c->opt == NBD_OPT_STARTTLS ||
+				  c->opt == NBD_OPT_ABORT ||
+				  (len == 20 + get_be32(p + 16) &&
+				   get_be32(p + 12) == NBD_REP_ERR_TLS_REQD),
+			  "option %u answered in plaintext under "
+			  "--tls=require", c->opt);
+	}
+	if (c->opt == NBD_OPT_STARTTLS && len >= 20 &&
+	    get_be32(p + 12) == NBD_REP_ACK)
+		fz_assert(tls_server() && !c->tls.session,
+			  "STARTTLS acknowledged %s",
+			  c->tls.session ? "inside TLS" : "without TLS");
 	if (c->opt == NBD_OPT_EXPORT_NAME)
 		check_export_name_reply(c, p, len);
 	else
@@ -458,17 +541,68 @@ static void check_reply_send(struct nbd_conn *c, const struct msghdr *m)
  * checked (and counted) now, before the connection gives it back.  (A
  * send that fails, EAGAIN say, is made again: not checked until then.)
  */
+static void replies_sent(struct nbd_conn *c, uint64_t n);
+
+/*
+ * The plaintext that tls.out's records carry: the head of what conn.c
+ * had to send when it sealed them (pt bytes), to check and to count as
+ * if it went in plaintext, and for the client to compare with what it
+ * decrypts.
+ */
+static void tls_records_sent(struct nbd_conn *c)
+{
+	size_t pt = c->tls.pt, at = 0;
+
+	fz_assert(pt <= sizeof(N.plain), "records carry %zu bytes", pt);
+	if (c->hs_pending) {
+		fz_assert(pt <= c->hs_len - c->hs_sent,
+			  "records carry %zu bytes of a %zu-byte reply", pt,
+			  c->hs_len - c->hs_sent);
+		if (c->hs_sent == 0)
+			check_handshake_send(c);
+		memcpy(N.plain, c->hs_out + c->hs_sent, pt);
+		N.tls->plain(N.plain, pt);
+		return;
+	}
+	fz_assert(c->transmission, "records before transmission");
+	for (struct request *rq = c->txq; rq && at < pt; rq = rq->next)
+		for (int i = 0; i < rq->iovcnt && at < pt; i++) {
+			size_t k = rq->iov[i].iov_len;
+
+			if (k > pt - at)
+				k = pt - at;
+			memcpy(N.plain + at, rq->iov[i].iov_base, k);
+			at += k;
+		}
+	fz_assert(at == pt, "records carry %zu bytes, %zu queued", pt, at);
+	replies_sent(c, pt);
+	N.tls->plain(N.plain, pt);
+}
+
 static void nbd_sent(struct op *op, uint64_t n)
 {
 	struct nbd_conn *c = container_of(op, struct nbd_conn, tx_op);
-	uint64_t off = 0;
 
+	if (c->tls.session) {
+		/* the first bytes of these records go: what they carry */
+		if (c->tls.active && c->tls.out_pos == 0)
+			tls_records_sent(c);
+		N.tls->sent(c, c->tls.out + c->tls.out_pos, n);
+		return;
+	}
 	if (c->hs_pending) {
 		/* checked once, when its first bytes go */
 		if (c->hs_sent == 0)
 			check_handshake_send(c);
 		return;
 	}
+	replies_sent(c, n);
+}
+
+static void replies_sent(struct nbd_conn *c, uint64_t n)
+{
+	uint64_t off = 0;
+
 	for (struct request *rq = c->txq; rq && off < n; rq = rq->next) {
 		if (rq->iov[0].iov_base == rq->hdr) {
 			fz_debug("reply to command %u cookie %llu: error %d",
@@ -490,6 +624,24 @@ static void nbd_send(struct op *op)
 	fz_assert(op->kind == OP_SENDMSG, "NBD: op kind %u", op->kind);
 	fz_assert(!c->closed, "a send on a closed connection");
 	fz_assert(m->msg_iovlen >= 1, "a send of no iovecs");
+	fz_assert(!(c->transmission && tls_refused(c)),
+		  "transmission without TLS under --tls=require");
+	if (c->tls.session) {
+		struct nbd_tls *t = &c->tls;
+		const struct iovec *v = m->msg_iov;
+
+		/* nothing in plaintext once TLS has begun */
+		fz_assert(m->msg_iovlen == 1 && t->out_pos < t->out_end &&
+				  t->out_end <= TLS_BUF &&
+				  v->iov_base == t->out + t->out_pos &&
+				  v->iov_len == t->out_end - t->out_pos,
+			  "a send under TLS that is not tls.out[%u..%u)",
+			  t->out_pos, t->out_end);
+		fz_assert(!t->active || c->hs_pending ||
+				  (c->transmission && c->txq),
+			  "records sent with nothing to send");
+		return;
+	}
 	if (c->hs_pending) {
 		fz_assert(m->msg_iovlen == 1 &&
 				  fz_inside(m->msg_iov[0].iov_base,
@@ -523,11 +675,22 @@ static void nbd_io(struct op *op)
 			  (unsigned long long)op->len);
 }
 
+static bool nbd_fault_ok(struct op *op, int err)
+{
+	struct nbd_conn *c;
+
+	if (!N.tls || !N.tls->fault_ok || op->kind != OP_SENDMSG)
+		return true;
+	c = container_of(op, struct nbd_conn, tx_op);
+	return N.tls->fault_ok(c, op, err);
+}
+
 static const struct fz_hooks nbd_hooks = {
 	.recv = nbd_recv,
 	.send = nbd_send,
 	.sent = nbd_sent,
 	.io = nbd_io,
+	.fault_ok = nbd_fault_ok,
 };
 
 /* ---- a run ---- */
@@ -574,13 +737,22 @@ static void start_conn(void *arg)
 
 void nbd_fz_init(void)
 {
+	nbd_fz_init_opts(NULL, NULL);
+}
+
+void nbd_fz_init_opts(const struct nbd_frontend_opts *o,
+		      const struct nbd_fz_tls *tls)
+{
 	struct nbd_frontend *fe;
 	int sv[2];
 
 	/* a small pool, so that back-pressure is reached */
 	fz_setup(&N.srv, &nbd_hooks, 8, 256 * 1024);
-	if (nbd_frontend_init(&N.srv, NULL) < 0)
+	N.tls = tls;
+	if (nbd_frontend_init(&N.srv, o) < 0)
 		fz_fail("nbd_frontend_init");
+	fz_assert(!o || !o->tls.mode || (tls_server() && tls),
+		  "TLS asked for, but not set up");
 	/*
 	 * The handshake buffers are an mmap, which ASan does not watch:
 	 * put them on the heap so that an overrun of hs_out is caught.
@@ -590,6 +762,13 @@ void nbd_fz_init(void)
 	fe->bufs = malloc(NBD_OPT_MAX + NBD_HS_OUT);
 	if (!fe->bufs)
 		fz_fail("out of memory");
+	/* the same for the TLS buffers, tls.in and tls.out */
+	if (fe->tls_bufs) {
+		munmap(fe->tls_bufs, 2 * TLS_BUF);
+		fe->tls_bufs = malloc(2 * TLS_BUF);
+		if (!fe->tls_bufs)
+			fz_fail("out of memory");
+	}
 	/* shutdown(2) needs a socket; nothing is ever sent on it */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		fz_fail("socketpair: %s", strerror(errno));
@@ -610,6 +789,7 @@ void nbd_fz_run(const uint8_t *prefix, size_t prefix_len,
 	N.tx_start = NO_POS;
 	N.replies = 0;
 	N.greeted = false;
+	N.cut = false;
 	fz_reset_file();
 	fz_run(&N.srv, start_conn, NULL);
 
@@ -618,10 +798,12 @@ void nbd_fz_run(const uint8_t *prefix, size_t prefix_len,
 		  "the connection is stuck: it never closed (rx_busy %d "
 		  "tx_busy %d inflight %u)", fe->conns[0].rx_busy,
 		  fe->conns[0].tx_busy, fe->conns[0].inflight);
+	fz_assert(fe->conns[0].closed && !fe->conns[0].tls.session,
+		  "the connection's slot was given back without conn_free");
 	fz_check_worker_clean(&N.srv);
 	want = expected_replies();
 	/* a connection that failed drops the replies it had not sent */
 	fz_assert(N.replies == want ||
-			  (fz_peer_failed() && N.replies < want),
+			  ((fz_peer_failed() || N.cut) && N.replies < want),
 		  "%u replies to a stream of %u requests", N.replies, want);
 }

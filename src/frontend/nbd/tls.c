@@ -406,6 +406,7 @@ typedef void (*op_done_fn)(struct op *op, int res);
 
 static void hs_step(struct nbd_conn *c);
 static void tls_submit_recv(struct nbd_conn *c, op_done_fn done);
+static void tls_submit_send(struct nbd_conn *c, op_done_fn done);
 
 static void hs_sent(struct op *op, int res)
 {
@@ -413,6 +414,10 @@ static void hs_sent(struct op *op, int res)
 	struct nbd_tls *t = &c->tls;
 
 	c->tx_busy = false;
+	if ((res == -EINTR || res == -EAGAIN) && !c->dead) {
+		tls_submit_send(c, hs_sent);	/* the same bytes again */
+		return;
+	}
 	if (res < 0 || c->dead) {
 		conn_fail(c, res < 0 ? res : -EPIPE);
 		conn_maybe_close(c);
@@ -602,6 +607,11 @@ static void tx_sent(struct op *op, int res)
 	struct nbd_conn *c = container_of(op, struct nbd_conn, tx_op);
 	struct nbd_tls *t = &c->tls;
 
+	/* sealed records go out as they are: sealing again would repeat */
+	if ((res == -EINTR || res == -EAGAIN) && !c->dead) {
+		tls_submit_send(c, tx_sent);
+		return;
+	}
 	if (res <= 0 || c->dead) {
 		conn_tx_done(c, res < 0 ? res : -EPIPE);
 		return;

@@ -55,8 +55,14 @@ struct faulty {
 	char *spec;
 	unsigned nr_rules;
 	struct fault_rule rules[FAULT_MAX_RULES];
-	/* requests each rule has seen, per kind: "every Nth read" */
-	_Atomic uint64_t seen[FAULT_MAX_RULES][NR_REQ_TYPES];
+	/*
+	 * Requests each rule has seen, per kind: "every Nth read".  One
+	 * request takes its number from every rule under one lock: with
+	 * several workers counting at once, separate atomic counters would
+	 * give a request the 35th write of one rule and the 34th of another.
+	 */
+	atomic_flag lock;
+	uint64_t seen[FAULT_MAX_RULES][NR_REQ_TYPES];
 };
 
 /*
@@ -189,6 +195,8 @@ static const struct fault_rule *pick(struct faulty *f, struct request *rq,
 	const struct fault_rule *hit = NULL;
 
 	/* every rule counts what it names, whichever of them fires */
+	while (atomic_flag_test_and_set_explicit(&f->lock, memory_order_acquire))
+		;
 	for (unsigned i = 0; i < f->nr_rules; i++) {
 		const struct fault_rule *r = &f->rules[i];
 		uint64_t n;
@@ -198,14 +206,13 @@ static const struct fault_rule *pick(struct faulty *f, struct request *rq,
 		if (r->end && !(rq->len && rq->offset < r->end &&
 				rq->offset + rq->len > r->start))
 			continue; /* a range: only requests touching it */
-		n = atomic_fetch_add_explicit(&f->seen[i][rq->type], 1,
-					      memory_order_relaxed) +
-		    1;
+		n = ++f->seen[i][rq->type];
 		if (!hit && n % r->every == 0) {
 			hit = r;
 			*nth = n;
 		}
 	}
+	atomic_flag_clear_explicit(&f->lock, memory_order_release);
 	return hit;
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ struct fake {
 	int result;		/* what it completes with */
 	bool closed;
 	int synced;
+	bool quiet;		/* several threads at once: record nothing */
 };
 
 static struct fake fake;
@@ -37,8 +39,10 @@ static void fake_request(struct backend *b, struct request *rq)
 {
 	struct fake *f = (struct fake *)b;
 
-	f->calls++;
-	f->seen = *rq;
+	if (!f->quiet) {
+		f->calls++;
+		f->seen = *rq;
+	}
 	rq->complete(rq, f->result);
 }
 
@@ -311,6 +315,83 @@ static void test_short_inner_error(void **state)
 	b->ops->close(b);
 }
 
+/* ---- several workers at once ---- */
+
+#define RACE_THREADS 2
+#define RACE_WRITES 500000
+
+static pthread_barrier_t race_start;
+
+struct racer {
+	struct backend *b;
+	unsigned ok, enospc, eio;
+};
+
+static __thread struct racer *racer_self;
+
+static void racer_complete(struct request *rq, int res)
+{
+	(void)rq;
+	if (!res)
+		racer_self->ok++;
+	else if (res == -ENOSPC)
+		racer_self->enospc++;
+	else if (res == -EIO)
+		racer_self->eio++;
+}
+
+static void *racer_run(void *arg)
+{
+	struct racer *me = arg;
+
+	racer_self = me;
+	pthread_barrier_wait(&race_start);
+	for (unsigned i = 0; i < RACE_WRITES; i++) {
+		struct request rq = { .type = REQ_WRITE, .len = 512, .be = me->b,
+				      .complete = racer_complete, .buf = pool };
+
+		backend_submit(me->b, &rq);
+	}
+	return NULL;
+}
+
+static void test_rules_agree_across_workers(void **state)
+{
+	/*
+	 * Workers submit at once.  Each write must take the same number
+	 * from both rules, so the writes both choose are exactly every
+	 * 35th: a write numbered 35 by one rule and 34 by the other would
+	 * move a fault from one kind to the other.
+	 */
+	static const char *const rules[] = { "write:ENOSPC:5",
+					     "write:EIO:7" };
+	struct backend *b = wrap(1, rules, 2);
+	struct racer r[RACE_THREADS] = { 0 };
+	pthread_t t[RACE_THREADS];
+	unsigned ok = 0, enospc = 0, eio = 0;
+	const unsigned n = RACE_THREADS * RACE_WRITES;
+
+	fake.quiet = true;
+	pthread_barrier_init(&race_start, NULL, RACE_THREADS);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i].b = b;
+		assert_int_equal(pthread_create(&t[i], NULL, racer_run, &r[i]),
+				 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += r[i].ok;
+		enospc += r[i].enospc;
+		eio += r[i].eio;
+	}
+	assert_int_equal(enospc, n / 5);
+	assert_int_equal(eio, n / 7 - n / 35);
+	assert_int_equal(ok, n - n / 5 - (n / 7 - n / 35));
+	pthread_barrier_destroy(&race_start);
+	fake.quiet = false;
+	b->ops->close(b);
+}
+
 static void test_wrapper_properties(void **state)
 {
 	static const char *const rules[] = { "read:EIO:1" };
@@ -359,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_short_aligned),
 		cmocka_unit_test(test_short_unaligned),
 		cmocka_unit_test(test_short_inner_error),
+		cmocka_unit_test(test_rules_agree_across_workers),
 		cmocka_unit_test(test_wrapper_properties),
 		cmocka_unit_test(test_backend_open_wraps),
 	};

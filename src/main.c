@@ -109,6 +109,8 @@ static void version(void)
 		printf("TLS: GnuTLS %s\n", gnutls_check_version(NULL));
 	else
 		printf("TLS: not in this build\n");
+	printf("Ceph RBD: %s\n", LLOOP_RBD ? "available (rbd:POOL/IMAGE)" :
+					      "not in this build");
 	if (LLOOP_SANITIZED)
 		printf("build: sanitized (no mlock)\n");
 }

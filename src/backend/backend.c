@@ -8,6 +8,7 @@
 /* the backends, by prefix; the last one, with no prefix, is the default */
 static const struct backend_ops *const backends[] = {
 	&memory_backend,
+	&rbd_backend,
 	&file_backend,
 };
 
@@ -42,6 +43,17 @@ int backend_open(const char *spec, const struct backend_opts *o,
 		return open_wrapped(ops, spec, n, o, out);
 	}
 	return -EINVAL;
+}
+
+bool backend_spec_is_path(const char *spec)
+{
+	for (unsigned i = 0; i < sizeof(backends) / sizeof(*backends); i++) {
+		const char *p = backends[i]->prefix;
+
+		if (p && !strncmp(spec, p, strlen(p)))
+			return false;
+	}
+	return true;
 }
 
 void backend_submit(struct backend *b, struct request *rq)

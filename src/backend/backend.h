@@ -43,7 +43,14 @@ struct backend_opts {
 	uint64_t create_size;	/* --create: make the file this big */
 	struct fault_rule faults[FAULT_MAX_RULES];
 	unsigned nr_faults;
+	/* rbd: */
+	const char *ceph_conf;	/* NULL: librados's own search */
+	const char *ceph_id;	/* NULL: admin */
+	unsigned ceph_timeout;	/* seconds; 0: requests wait forever */
+	bool exclusive;		/* hold the image's lock from the start */
 };
+
+#define CEPH_TIMEOUT_DEFAULT 30
 
 struct backend {
 	const struct backend_ops *ops;
@@ -82,6 +89,7 @@ struct backend_ops {
 extern const struct backend_ops file_backend;
 extern const struct backend_ops memory_backend;
 extern const struct backend_ops faulty_backend;
+extern const struct backend_ops rbd_backend;
 
 /* parse one --inject-fault value; on error *why says what was expected */
 int fault_parse(const char *s, struct fault_rule *r, const char **why);
@@ -92,6 +100,8 @@ int faulty_wrap(struct backend **b, const struct fault_rule *rules,
 /* open by prefix; errors are logged naming the spec */
 int backend_open(const char *spec, const struct backend_opts *o,
 		 struct backend **out);
+/* a path on the local file system, not a backend's own name (memory:) */
+bool backend_spec_is_path(const char *spec);
 /* start rq on its export's backend */
 void backend_submit(struct backend *b, struct request *rq);
 

@@ -66,7 +66,7 @@ void attach_usage(void)
 	       "ready: /dev/loopN through a one-file FUSE mount and the kernel\n"
 	       "loop driver (the default), /dev/nbdN through the kernel nbd\n"
 	       "driver, or /dev/ublkbN through the ublk driver. IMAGE is a\n"
-	       "file, a block device or memory:SIZE.\n"
+	       "file, a block device, memory:SIZE or rbd:POOL/IMAGE (Ceph).\n"
 	       "Needs root. 'lloop detach' undoes it; 'lloop list' shows it.\n"
 	       "\n"
 	       "Options:\n"
@@ -95,6 +95,7 @@ void attach_usage(void)
 	       OPERATOR_USAGE
 	       INJECT_FAULT_USAGE
 	       "  -h, --help               this text\n"
+	       CEPH_USAGE
 	       "\n"
 	       "Files: $LLOOP_RUNTIME_DIR (default " RUNTIME_DIR_DEFAULT
 	       ")/attach/PID.{state,log,sock}\n");
@@ -204,10 +205,10 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 	return 0;
 }
 
-/* the image as attachments name it: a real path, or memory:SIZE */
+/* the image as attachments name it: a real path, or memory:SIZE, rbd:... */
 static int image_key(const char *image, char *out, size_t len)
 {
-	if (!strncmp(image, "memory:", 7)) {
+	if (!backend_spec_is_path(image)) {
 		snprintf(out, len, "%s", image);
 		return 0;
 	}
@@ -229,7 +230,7 @@ static int orphaned(const struct attachment *a, void *arg)
 {
 	struct attachment *want = arg;
 
-	if (strcmp(a->image, want->image) || !strncmp(a->image, "memory:", 7))
+	if (strcmp(a->image, want->image) || !backend_spec_is_path(a->image))
 		return 0;
 	if (attachment_alive(a) || !attachment_device_held(a))
 		return 0;
@@ -731,9 +732,10 @@ int attach_main(int argc, char **argv)
 	/*
 	 * Two devices writing one image would corrupt it.  The lock passes
 	 * to the daemon with the fork and the kernel drops it when the
-	 * daemon ends, however it ends.
+	 * daemon ends, however it ends.  An rbd: image has the cluster's
+	 * own lock, which holds across hosts (backend/rbd.c).
 	 */
-	if (strncmp(d.att.image, "memory:", 7)) {
+	if (backend_spec_is_path(d.att.image)) {
 		int lock = image_lock(d.att.image);
 
 		if (lock == -EBUSY) {

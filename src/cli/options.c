@@ -113,6 +113,26 @@ int common_option(int c, const char *arg, const struct common_opts *o)
 			return option_bad("--log", arg,
 					  "expected stderr or syslog");
 		return 1;
+	case OPT_CEPH_CONF:
+		cfg->bopts.ceph_conf = arg;
+		return 1;
+	case OPT_CEPH_ID:
+		if (!arg[0] || strchr(arg, '.') == arg)
+			return option_bad("--ceph-id", arg,
+					  "expected a user name, e.g. admin "
+					  "for client.admin");
+		if (!strncmp(arg, "client.", 7))
+			arg += 7;
+		cfg->bopts.ceph_id = arg;
+		return 1;
+	case OPT_CEPH_TIMEOUT:
+		if (parse_uint(arg, 0, 86400, &cfg->bopts.ceph_timeout) < 0)
+			return option_bad("--ceph-timeout", arg,
+					  "expected seconds, 0 to 86400");
+		return 1;
+	case OPT_EXCLUSIVE:
+		cfg->bopts.exclusive = true;
+		return 1;
 	}
 	return 0;
 }

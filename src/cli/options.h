@@ -23,6 +23,10 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_INJECT_FAULT,
 	OPT_LOG,
+	OPT_CEPH_CONF,
+	OPT_CEPH_ID,
+	OPT_CEPH_TIMEOUT,
+	OPT_EXCLUSIVE,
 };
 
 #define COMMON_LONG_OPTIONS                                                    \
@@ -35,7 +39,11 @@ enum {
 	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ },       \
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },               \
 	{ "inject-fault", required_argument, NULL, OPT_INJECT_FAULT },        \
-	{ "log", required_argument, NULL, OPT_LOG }
+	{ "log", required_argument, NULL, OPT_LOG },                           \
+	{ "ceph-conf", required_argument, NULL, OPT_CEPH_CONF },               \
+	{ "ceph-id", required_argument, NULL, OPT_CEPH_ID },                   \
+	{ "ceph-timeout", required_argument, NULL, OPT_CEPH_TIMEOUT },         \
+	{ "exclusive", no_argument, NULL, OPT_EXCLUSIVE }
 
 /* the usage lines of --config and --log (cli/config.c, core/log.c) */
 #define OPERATOR_USAGE                                                         \
@@ -54,6 +62,21 @@ enum {
 	"                           write move half, the client gets EIO);\n"  \
 	"                           only requests touching START-END if given;\n"\
 	"                           repeatable; one warning per fault\n"
+
+/* the usage lines of the rbd: backend's options */
+#define CEPH_USAGE                                                             \
+	"\n"                                                                   \
+	"Ceph RBD (IMAGE rbd:POOL/IMAGE, or rbd:POOL/IMAGE@SNAPSHOT read-only):\n"\
+	"      --ceph-conf FILE     ceph.conf with mon_host and the keyring\n" \
+	"                           (default: librados's search, $CEPH_CONF,\n"\
+	"                           /etc/ceph/ceph.conf)\n"                     \
+	"      --ceph-id NAME       connect as client.NAME (default admin)\n" \
+	"      --ceph-timeout SECONDS\n"                                       \
+	"                           give up connecting, and fail a request\n"  \
+	"                           the cluster has not answered, by then\n"   \
+	"                           (default 30; 0: requests wait forever)\n"  \
+	"      --exclusive          take the image's exclusive lock at start\n"\
+	"                           and keep it: other writers are refused\n"
 
 struct common_opts {
 	struct server_config *cfg;

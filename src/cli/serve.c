@@ -46,9 +46,10 @@ void serve_usage(void)
 	printf("Usage: lloop serve [OPTIONS] IMAGE\n"
 	       "       lloop serve [OPTIONS] NAME=IMAGE [NAME=IMAGE]...\n"
 	       "\n"
-	       "Serve image files over NBD. IMAGE is a file, a block device or\n"
-	       "memory:SIZE (a sparse RAM disk). With several exports the first\n"
-	       "one is also the default export (the empty name).\n"
+	       "Serve images over NBD. IMAGE is a file, a block device,\n"
+	       "memory:SIZE (a sparse RAM disk) or rbd:POOL/IMAGE (Ceph). With\n"
+	       "several exports the first one is also the default export (the\n"
+	       "empty name).\n"
 	       "\n"
 	       "Options:\n"
 	       "  -l, --listen URI         tcp://HOST:PORT, tcp://[IPV6]:PORT or\n"
@@ -100,7 +101,8 @@ void serve_usage(void)
 	       "  NAME=IMAGE:ro            that export read-only\n"
 	       OPERATOR_USAGE
 	       INJECT_FAULT_USAGE
-	       "  -h, --help               this text\n");
+	       "  -h, --help               this text\n"
+	       CEPH_USAGE);
 }
 
 enum {
@@ -493,6 +495,15 @@ int serve_main(int argc, char **argv)
 	ret = check_exports(&srv, argc, argv);
 	if (ret < 0)
 		goto out;
+	/*
+	 * Fork before opening anything: librados's threads (rbd:) do not
+	 * cross a fork.  Errors from here on still reach the terminal (the
+	 * child keeps stderr), and the parent fails with the child.
+	 */
+	if (so.daemon && daemonize(&ready_fd) < 0) {
+		log_error("--daemon: cannot fork: %s", strerror(errno));
+		goto out;
+	}
 	ret = open_exports(&srv, argc, argv);
 	if (ret < 0)
 		goto out;
@@ -502,10 +513,6 @@ int serve_main(int argc, char **argv)
 	ret = nbd_frontend_init(&srv, &so.fo);
 	if (ret < 0)
 		goto out;
-	if (so.daemon && daemonize(&ready_fd) < 0) {
-		log_error("--daemon: cannot fork: %s", strerror(errno));
-		goto out;
-	}
 
 	/*
 	 * The control buffer is made before mlockall; IO_FLUSHER before any

@@ -77,6 +77,11 @@ int uring_probe(void);
 int helpers_start(unsigned nthreads);
 void helpers_stop(void);
 void helpers_queue(struct worker *w, struct op *op);
+/*
+ * Hand op back to w, finished with res, from any thread: its ->done runs
+ * on w's thread at w's next wake-up (helper threads, librbd callbacks).
+ */
+void helpers_finish(struct worker *w, struct op *op, int res);
 /* run the ops helpers finished for this worker; returns how many */
 int helpers_reap(struct worker *w);
 /* do one op synchronously; shared by the helper threads */

@@ -28,6 +28,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->handshake_timeout = 10;
 	cfg->engine = ENGINE_AUTO;
 	cfg->bopts.cache = CACHE_NONE;
+	cfg->bopts.ceph_timeout = CEPH_TIMEOUT_DEFAULT;
 }
 
 static size_t pow2_floor(size_t x)

@@ -119,14 +119,18 @@ static void *helper_main(void *arg)
 		pthread_mutex_unlock(&helpers.lock);
 
 		w = (struct worker *)op->next_worker;
-		op->res = op_execute(op);
-
-		pthread_mutex_lock(&w->lock);
-		op->next = w->helper_done;
-		w->helper_done = op;
-		pthread_mutex_unlock(&w->lock);
-		worker_wake(w);
+		helpers_finish(w, op, op_execute(op));
 	}
+}
+
+void helpers_finish(struct worker *w, struct op *op, int res)
+{
+	op->res = res;
+	pthread_mutex_lock(&w->lock);
+	op->next = w->helper_done;
+	w->helper_done = op;
+	pthread_mutex_unlock(&w->lock);
+	worker_wake(w);
 }
 
 int helpers_start(unsigned nthreads)

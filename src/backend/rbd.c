@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * rbd:POOL/IMAGE[@SNAP] - an image in a Ceph cluster, through librbd's
+ * asynchronous C API only.
+ *
+ * One librados connection and one image handle per export, shared by
+ * every worker (librbd is thread-safe; a handle per worker would make
+ * the handles pass the image's exclusive lock to and fro).  A request
+ * starts with an rbd_aio_* call on its worker, which does not block.
+ * librbd completes it on one of its own threads; the callback only hands
+ * the request's op back to the worker that owns it (helpers_finish: its
+ * completion list and its wake-up eventfd, which that worker's io_uring
+ * polls), so the rest runs on the worker, as for every other backend.
+ * librbd's image notification eventfd (rbd_set_image_notification) would
+ * need one worker to poll for all of them and pass the others on; the
+ * callback reaches the right worker in one step.
+ *
+ * librbd allocates inside (a completion, its own buffers); what lloop
+ * itself does per request allocates nothing.  docs/swap.md says what
+ * that means for swap on an rbd: device.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "backend/backend.h"
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/worker.h"
+
+struct rbd {
+	struct backend b;
+	rados_t cluster;
+	rados_ioctx_t io;
+	rbd_image_t image;
+	char spec[256];		/* "rbd:POOL/IMAGE[@SNAP]" for messages */
+};
+
+/* stages of one request */
+enum { S_IO, S_FLUSH };
+
+static struct rbd *to_rbd(struct backend *b)
+{
+	return (struct rbd *)b;
+}
+
+static struct request *op_rq(struct op *op)
+{
+	return (struct request *)((char *)op - offsetof(struct request, op));
+}
+
+/* ---- open and close ---- */
+
+/* POOL/IMAGE[@SNAP], each part non-empty */
+static int split_spec(char *s, char **pool, char **image, char **snap)
+{
+	char *slash = strchr(s, '/'), *at;
+
+	if (!slash || slash == s || !slash[1])
+		return -EINVAL;
+	*slash = '\0';
+	*pool = s;
+	*image = slash + 1;
+	at = strchr(*image, '@');
+	*snap = NULL;
+	if (at) {
+		if (at == *image || !at[1])
+			return -EINVAL;
+		*at = '\0';
+		*snap = at + 1;
+	}
+	return strchr(*image, '/') ? -EINVAL : 0;
+}
+
+static int conf_set_uint(rados_t c, const char *key, unsigned v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", v);
+	return rados_conf_set(c, key, buf);
+}
+
+static int connect_cluster(struct rbd *r, const struct backend_opts *o)
+{
+	const char *id = o->ceph_id ? o->ceph_id : "admin";
+	unsigned t = o->ceph_timeout;
+	int ret;
+
+	ret = rados_create(&r->cluster, id);
+	if (ret < 0) {
+		log_error("%s: --ceph-id %s: %s", r->spec, id, strerror(-ret));
+		return ret;
+	}
+	ret = rados_conf_read_file(r->cluster, o->ceph_conf);
+	if (ret < 0) {
+		if (o->ceph_conf)
+			log_error("%s: --ceph-conf %s: %s", r->spec,
+				  o->ceph_conf, ret == -ENOENT ?
+				  "no such file" : strerror(-ret));
+		else
+			log_error("%s: no Ceph configuration found ($CEPH_CONF, "
+				  "/etc/ceph/ceph.conf, ~/.ceph/config, "
+				  "./ceph.conf); give one with --ceph-conf",
+				  r->spec);
+		return ret;
+	}
+	rados_conf_parse_env(r->cluster, NULL);
+	/* connecting is bounded even with 0, which bounds requests only */
+	conf_set_uint(r->cluster, "client_mount_timeout",
+		      t ? t : CEPH_TIMEOUT_DEFAULT);
+	conf_set_uint(r->cluster, "rados_mon_op_timeout", t);
+	conf_set_uint(r->cluster, "rados_osd_op_timeout", t);
+	ret = rados_connect(r->cluster);
+	if (ret == -ETIMEDOUT || ret == -ENOTCONN) {
+		log_error("%s: no Ceph monitor answered within %u s as "
+			  "client.%s (--ceph-timeout; mon_host in %s)", r->spec,
+			  t ? t : CEPH_TIMEOUT_DEFAULT, id,
+			  o->ceph_conf ? o->ceph_conf : "the configuration");
+	} else if (ret == -EACCES || ret == -EPERM) {
+		log_error("%s: the cluster refused client.%s: wrong or missing "
+			  "key (the keyring %s names)", r->spec, id,
+			  o->ceph_conf ? o->ceph_conf : "the configuration");
+	} else if (ret < 0) {
+		log_error("%s: cannot connect to the Ceph cluster as "
+			  "client.%s: %s", r->spec, id, strerror(-ret));
+	}
+	return ret;
+}
+
+static int open_image(struct rbd *r, const char *pool, const char *name,
+		      const char *snap, bool read_only,
+		      const struct backend_opts *o)
+{
+	const char *id = o->ceph_id ? o->ceph_id : "admin";
+	int ret = rados_ioctx_create(r->cluster, pool, &r->io);
+
+	if (ret < 0) {
+		log_error("%s: pool %s: %s", r->spec, pool,
+			  ret == -ENOENT ? "no such pool" : strerror(-ret));
+		return ret;
+	}
+	if (read_only)
+		ret = rbd_open_read_only(r->io, name, &r->image, snap);
+	else
+		ret = rbd_open(r->io, name, &r->image, snap);
+	if (ret == -ENOENT && snap)
+		log_error("%s: no image %s with a snapshot %s in pool %s",
+			  r->spec, name, snap, pool);
+	else if (ret == -ENOENT)
+		log_error("%s: no image %s in pool %s", r->spec, name, pool);
+	else if (ret == -EPERM || ret == -EACCES)
+		log_error("%s: client.%s may not open it (its caps on pool "
+			  "%s): %s", r->spec, id, pool, strerror(-ret));
+	else if (ret < 0)
+		log_error("%s: cannot open it: %s", r->spec, strerror(-ret));
+	return ret;
+}
+
+/* "v2:127.0.0.1:6800/123" and "127.0.0.1:6800/123" name one client */
+static const char *bare_addr(const char *a)
+{
+	if (!strncmp(a, "v1:", 3) || !strncmp(a, "v2:", 3))
+		return a + 3;
+	return a;
+}
+
+/*
+ * Whether the client at addr still watches the image.  A client that
+ * died keeps its lock until a new one breaks it, but its watch lapses
+ * (osd_client_watch_timeout, 30 s by default): then it is gone.
+ */
+static bool watching(struct rbd *r, const char *addr)
+{
+	rbd_image_watcher_t w[16];
+	size_t n = 16;
+	bool found = false;
+
+	if (rbd_watchers_list(r->image, w, &n) < 0)
+		return true;	/* cannot tell: assume alive */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(bare_addr(w[i].addr), bare_addr(addr)))
+			found = true;
+	rbd_watchers_list_cleanup(w, n);
+	return found;
+}
+
+/*
+ * Two writers on one image corrupt whatever file system is on it.  A
+ * read-write open is refused while a live client holds the image's lock
+ * (it is writing); a dead holder's lock is taken over.  With --exclusive,
+ * lloop takes the lock now and keeps it, so that a later writer is
+ * refused instead of being handed the lock on its first write.
+ */
+static int claim_image(struct rbd *r, const struct backend_opts *o)
+{
+	rbd_lock_mode_t mode;
+	char *owners[4];
+	size_t n = 4;
+	uint64_t features = 0;
+	int ret;
+
+	rbd_get_features(r->image, &features);
+	if (!(features & RBD_FEATURE_EXCLUSIVE_LOCK)) {
+		if (!o->exclusive)
+			return 0;
+		log_error("%s: --exclusive: the image has no exclusive-lock "
+			  "feature ('rbd feature enable POOL/IMAGE "
+			  "exclusive-lock')", r->spec);
+		return -EINVAL;
+	}
+	ret = rbd_lock_get_owners(r->image, &mode, owners, &n);
+	if (ret == 0 && n > 0) {
+		bool alive = watching(r, owners[0]);
+
+		if (alive)
+			log_error("%s: another client holds the image's lock "
+				  "(%s): it is being written; serve it "
+				  "--read-only, or stop that writer", r->spec,
+				  owners[0]);
+		else
+			log_info("%s: the lock holder %s is gone: taking the "
+				 "image over", r->spec, owners[0]);
+		rbd_lock_get_owners_cleanup(owners, n);
+		if (alive)
+			return -EBUSY;
+	}
+	if (!o->exclusive)
+		return 0;
+	ret = rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
+	if (ret < 0)
+		log_error("%s: --exclusive: cannot take the image's lock: %s",
+			  r->spec, ret == -EROFS || ret == -EBUSY ?
+			  "another client holds it" : strerror(-ret));
+	return ret;
+}
+
+static int can_diff(struct rbd *r)
+{
+	uint64_t features = 0, flags = 0;
+
+	if (rbd_get_features(r->image, &features) < 0 ||
+	    rbd_get_flags(r->image, &flags) < 0)
+		return false;
+	return (features & RBD_FEATURE_OBJECT_MAP) &&
+	       (features & RBD_FEATURE_FAST_DIFF) &&
+	       !(flags & (RBD_FLAG_OBJECT_MAP_INVALID |
+			  RBD_FLAG_FAST_DIFF_INVALID));
+}
+
+static void rbd_close_all(struct rbd *r)
+{
+	if (r->image)
+		rbd_close(r->image);
+	if (r->io)
+		rados_ioctx_destroy(r->io);
+	if (r->cluster)
+		rados_shutdown(r->cluster);
+	free(r);
+}
+
+static int rbd_backend_open(const char *spec, const struct backend_opts *o,
+			    struct backend **out)
+{
+	char buf[256], *pool, *name, *snap;
+	rbd_image_info_t info;
+	struct rbd *r;
+	bool ro;
+	int ret;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf) ||
+	    split_spec(buf, &pool, &name, &snap) < 0) {
+		log_error("rbd:%s: expected rbd:POOL/IMAGE or "
+			  "rbd:POOL/IMAGE@SNAPSHOT", spec);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	snprintf(r->spec, sizeof(r->spec), "rbd:%s", spec);
+	/* a snapshot cannot be written */
+	ro = o->read_only || snap;
+	ret = connect_cluster(r, o);
+	if (ret < 0)
+		goto fail;
+	ret = open_image(r, pool, name, snap, ro, o);
+	if (ret < 0)
+		goto fail;
+	if (!ro) {
+		ret = claim_image(r, o);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = rbd_stat(r->image, &info, sizeof(info));
+	if (ret < 0) {
+		log_error("%s: cannot read its size: %s", r->spec,
+			  strerror(-ret));
+		goto fail;
+	}
+	if (snap && !o->read_only)
+		log_info("%s: a snapshot: served read-only", r->spec);
+	r->b = (struct backend){
+		.ops = &rbd_backend,
+		.size = info.size,
+		.align = 1,		/* librbd takes any byte range */
+		.preferred = 4096,
+		.read_only = ro,
+		.can_trim = true,
+		.can_zero = true,
+		.can_fast_zero = true,
+		.can_extents = can_diff(r),
+	};
+	*out = &r->b;
+	return 0;
+fail:
+	rbd_close_all(r);
+	return ret;
+}
+
+static void rbd_backend_close(struct backend *b)
+{
+	rbd_close_all(to_rbd(b));
+}
+
+static int rbd_backend_sync(struct backend *b)
+{
+	return rbd_flush(to_rbd(b)->image);
+}
+
+static int rbd_no_passthrough(struct backend *b)
+{
+	return -ENOTSUP;
+}
+
+/* ---- the I/O path ---- */
+
+/* on a librbd thread: give the request back to its worker */
+static void aio_callback(rbd_completion_t c, void *arg)
+{
+	struct request *rq = arg;
+	ssize_t res = rbd_aio_get_return_value(c);
+
+	rbd_aio_release(c);
+	if (res > INT_MAX)
+		res = INT_MAX;
+	helpers_finish(rq->w, &rq->op, (int)res);
+}
+
+static void aio_done(struct op *op, int res);
+
+/* start stage of rq; a refusal completes it at once */
+static void start(struct request *rq, int stage)
+{
+	rbd_image_t img = to_rbd(rq->be)->image;
+	rbd_completion_t c;
+	int ret;
+
+	rq->stage = stage;
+	rq->op.done = aio_done;
+	ret = rbd_aio_create_completion(rq, aio_callback, &c);
+	if (ret < 0) {
+		rq->complete(rq, ret);
+		return;
+	}
+	if (stage == S_FLUSH) {
+		ret = rbd_aio_flush(img, c);
+	} else {
+		switch (rq->type) {
+		case REQ_READ:
+			ret = rbd_aio_read(img, rq->offset, rq->len, rq->data,
+					   c);
+			break;
+		case REQ_WRITE:
+			ret = rbd_aio_write(img, rq->offset, rq->len, rq->data,
+					    c);
+			break;
+		case REQ_FLUSH:
+			ret = rbd_aio_flush(img, c);
+			break;
+		case REQ_TRIM:
+			/*
+			 * librbd drops the parts of a discard that do not
+			 * fill its granularity (64 KiB); zeroing without
+			 * thick provisioning discards what it can and zeroes
+			 * the rest, so a trimmed range always reads zeroes,
+			 * as FUSE's punch hole promises.
+			 */
+			ret = rbd_aio_write_zeroes(img, rq->offset, rq->len, c,
+						   0, 0);
+			break;
+		case REQ_ZERO:
+			ret = rbd_aio_write_zeroes(
+				img, rq->offset, rq->len, c,
+				rq->flags & REQ_NO_HOLE ?
+				RBD_WRITE_ZEROES_FLAG_THICK_PROVISION : 0, 0);
+			break;
+		default:
+			ret = -EINVAL;
+		}
+	}
+	if (ret < 0) {
+		rbd_aio_release(c);
+		rq->complete(rq, ret);
+	}
+}
+
+/* on the worker */
+static void aio_done(struct op *op, int res)
+{
+	struct request *rq = op_rq(op);
+
+	if (res < 0) {
+		rq->complete(rq, res);
+		return;
+	}
+	if (rq->stage == S_IO && rq->type == REQ_READ &&
+	    (uint64_t)res < rq->len) {
+		rq->complete(rq, res ? res : -EIO); /* short */
+		return;
+	}
+	/* FUA: durable before the answer, so flush after the write */
+	if (rq->stage == S_IO && (rq->flags & REQ_FUA) &&
+	    rq->type != REQ_FLUSH && rq->type != REQ_READ) {
+		start(rq, S_FLUSH);
+		return;
+	}
+	rq->complete(rq, 0);
+}
+
+static void rbd_io(struct backend *b, struct request *rq)
+{
+	start(rq, S_IO);
+}
+
+static void rbd_zero(struct backend *b, struct request *rq)
+{
+	/* a thick zeroing writes every byte: never fast */
+	if ((rq->flags & REQ_FAST_ZERO) && (rq->flags & REQ_NO_HOLE)) {
+		rq->complete(rq, -ENOTSUP);
+		return;
+	}
+	start(rq, S_IO);
+}
+
+static void rbd_cache(struct backend *b, struct request *rq)
+{
+	rq->complete(rq, 0);
+}
+
+/*
+ * Block status from the object map (fast-diff), whole objects at a
+ * time.  rbd_diff_iterate2 waits for the cluster, so it runs on a helper
+ * thread; it reports the allocated objects in order and we fill the
+ * gaps with holes.
+ */
+struct diff_walk {
+	struct request *rq;
+	struct extent *e;
+	uint64_t pos, end;
+};
+
+static int walk_add(struct diff_walk *d, uint64_t to, uint32_t flags)
+{
+	struct request *rq = d->rq;
+
+	if (to > d->end)
+		to = d->end;
+	while (d->pos < to) {
+		uint64_t len = to - d->pos;
+		struct extent *last = rq->nr_extents ?
+				      &d->e[rq->nr_extents - 1] : NULL;
+
+		if (len > UINT32_MAX - 4095)
+			len = UINT32_MAX - 4095;
+		if (last && last->flags == flags &&
+		    (uint64_t)last->length + len <= UINT32_MAX - 4095) {
+			last->length += len;
+		} else {
+			if (rq->nr_extents == rq->max_extents ||
+			    (rq->nr_extents && (rq->flags & REQ_ONE)))
+				return -ECANCELED; /* full: enough said */
+			d->e[rq->nr_extents++] =
+				(struct extent){ .length = len,
+						 .flags = flags };
+		}
+		d->pos += len;
+	}
+	return d->pos >= d->end ? -ECANCELED : 0;
+}
+
+static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
+{
+	struct diff_walk *d = arg;
+	int ret;
+
+	if (off + len <= d->pos)
+		return 0;
+	ret = walk_add(d, off, EXTENT_HOLE | EXTENT_ZERO);
+	if (ret < 0)
+		return ret;
+	return walk_add(d, off + len, exists ? 0 :
+				      EXTENT_HOLE | EXTENT_ZERO);
+}
+
+static int diff_call(void *arg)
+{
+	struct request *rq = arg;
+	struct diff_walk d = {
+		.rq = rq,
+		.e = (struct extent *)rq->buf,
+		.pos = rq->offset,
+		.end = rq->offset + rq->len,
+	};
+	int ret;
+
+	rq->nr_extents = 0;
+	ret = rbd_diff_iterate2(to_rbd(rq->be)->image, NULL, rq->offset,
+				rq->len, 1, 1, diff_cb, &d);
+	if (ret == -ECANCELED)
+		return 0;
+	if (ret < 0)
+		return ret;
+	walk_add(&d, d.end, EXTENT_HOLE | EXTENT_ZERO);
+	return 0;
+}
+
+static void diff_done(struct op *op, int res)
+{
+	struct request *rq = op_rq(op);
+
+	rq->complete(rq, res < 0 ? res : 0);
+}
+
+static void rbd_extents(struct backend *b, struct request *rq)
+{
+	rq->op = (struct op){
+		.done = diff_done,
+		.kind = OP_CALL,
+		.fn = diff_call,
+		.arg = rq,
+	};
+	rq->w->eng->submit(rq->w, &rq->op);
+}
+
+const struct backend_ops rbd_backend = {
+	.name = "rbd",
+	.prefix = "rbd:",
+	.open = rbd_backend_open,
+	.close = rbd_backend_close,
+	.passthrough_fd = rbd_no_passthrough,
+	.sync = rbd_backend_sync,
+	.read = rbd_io,
+	.write = rbd_io,
+	.flush = rbd_io,
+	.trim = rbd_io,
+	.zero = rbd_zero,
+	.cache = rbd_cache,
+	.extents = rbd_extents,
+};

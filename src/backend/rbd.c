@@ -112,6 +112,9 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 		return ret;
 	}
 	rados_conf_parse_env(r->cluster, NULL);
+	/* our own one line says what went wrong; librados's would repeat it */
+	rados_conf_set(r->cluster, "log_to_stderr", "false");
+	rados_conf_set(r->cluster, "err_to_stderr", "false");
 	/* connecting is bounded even with 0, which bounds requests only */
 	conf_set_uint(r->cluster, "client_mount_timeout",
 		      t ? t : CEPH_TIMEOUT_DEFAULT);
@@ -126,6 +129,10 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 	} else if (ret == -EACCES || ret == -EPERM) {
 		log_error("%s: the cluster refused client.%s: wrong or missing "
 			  "key (the keyring %s names)", r->spec, id,
+			  o->ceph_conf ? o->ceph_conf : "the configuration");
+	} else if (ret == -ENOENT) {
+		log_error("%s: no keyring with a key for client.%s (the "
+			  "keyring setting of %s)", r->spec, id,
 			  o->ceph_conf ? o->ceph_conf : "the configuration");
 	} else if (ret < 0) {
 		log_error("%s: cannot connect to the Ceph cluster as "
@@ -222,8 +229,10 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 		if (alive)
 			log_error("%s: another client holds the image's lock "
 				  "(%s): it is being written; serve it "
-				  "--read-only, or stop that writer", r->spec,
-				  owners[0]);
+				  "--read-only, or stop that writer (one that "
+				  "died lets go when its watch lapses: "
+				  "osd_client_watch_timeout, 30 s by default)",
+				  r->spec, owners[0]);
 		else
 			log_info("%s: the lock holder %s is gone: taking the "
 				 "image over", r->spec, owners[0]);

@@ -410,6 +410,8 @@ static int open_exports(struct server *srv, int argc, char **argv)
 
 		if (ret < 0)
 			return ret;
+		/* the backend may know better: a snapshot is never written */
+		e->read_only = e->read_only || e->be->read_only;
 		srv->nr_exports++;
 	}
 	return 0;

@@ -262,11 +262,28 @@ class Server:
         self.lloop, self.engine, self.d = lloop, engine, d
         self.sock = os.path.join(d, "crash.sock")
         self.ctl = os.path.join(d, "ctl.sock")
-        self.img = os.path.join(d, "crash.img")
+        # CRASH_IMAGE: another backend's image (rbd:POOL/IMAGE, 32 MiB),
+        # CRASH_OPTS: the options it needs
+        self.img = os.environ.get("CRASH_IMAGE") or os.path.join(d, "crash.img")
+        self.extra = os.environ.get("CRASH_OPTS", "").split()
+        # an rbd: image stays locked by a killed server until its watch
+        # lapses (osd_client_watch_timeout): a restart is refused till then
+        self.retry = float(os.environ.get("CRASH_START_RETRY", "0"))
         self.log = open(os.path.join(d, "server.log"), "a")
         self.proc = None
 
     def start(self, *opts):
+        end = time.monotonic() + self.retry
+        while True:
+            try:
+                return self.start_once(*opts)
+            except RuntimeError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.5)
+
+    def start_once(self, *opts):
+        opts = tuple(self.extra) + opts
         self.log.write("+ lloop serve %s\n" % " ".join(opts))
         self.log.flush()
         pidfile = os.path.join(self.d, "server.pid")
@@ -339,8 +356,9 @@ def collect(threads, outs):
 def run(lloop, engine, d, rounds):
     srv = Server(lloop, engine, d)
     srv.size = 32 << 20
-    with open(srv.img, "wb") as f:
-        f.truncate(srv.size)
+    if not os.environ.get("CRASH_IMAGE"):
+        with open(srv.img, "wb") as f:
+            f.truncate(srv.size)
     rnd = random.Random()
     state = {}
     try:

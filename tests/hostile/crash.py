@@ -31,7 +31,6 @@ import os
 import random
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -40,36 +39,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import nbdraw as N  # noqa: E402
 
-BS = 4096
-K = 0xA5A5A5A5A5A5A5A5
-MAGIC = b"LLCRASH!"
-ZERO = bytes(BS)
+from blockrec import BS, Records  # noqa: E402
+
 DEPTH = 32
 SIZES = (1, 1, 2, 4, 8, 16, 32, 64)  # blocks
-
-
-def record(block, wid):
-    return MAGIC + struct.pack("<QQQ", block, wid, block ^ wid ^ K)
-
-
-def payload(first, n, wid):
-    return b"".join(record(b, wid) * (BS // 32) for b in range(first, first + n))
-
-
-def parse(block, data):
-    """0 for zeros, the write id of a valid record of this block, or a
-    string saying what is wrong"""
-    if data == ZERO:
-        return 0
-    rec = data[:32]
-    if rec[:8] != MAGIC or data != rec * (BS // 32):
-        return "not a whole record (torn or garbage)"
-    b, wid, chk = struct.unpack("<QQQ", rec[8:])
-    if chk != b ^ wid ^ K:
-        return "a record with a bad check"
-    if b != block:
-        return "the record of block %d (write %#x)" % (b, wid)
-    return wid
+REC = Records(b"LLCRASH!")
+payload, parse = REC.payload, REC.parse
 
 
 # ---- the writer ----

@@ -69,10 +69,11 @@ import sys
 import threading
 import time
 
-BS = 4096
-K = 0xA5A5A5A5A5A5A5A5
-MAGIC = b"LLATTCR!"
-ZERO = bytes(BS)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from blockrec import BS, Records  # noqa: E402
+
+REC = Records(b"LLATTCR!")
+record, parse = REC.record, REC.parse
 SIZE = 32 << 20
 WRITERS = 4
 SIZES = (1, 1, 1, 2, 4, 8, 16)  # blocks
@@ -89,26 +90,6 @@ SELF_CHECK = os.environ.get("CRASH_ATTACH_SELF_CHECK") == "1"
 
 class Fail(Exception):
     pass
-
-
-def record(block, wid):
-    return MAGIC + struct.pack("<QQQ", block, wid, block ^ wid ^ K)
-
-
-def parse(block, data):
-    """0 for zeros, the write id of a valid record of this block, or a
-    string saying what is wrong"""
-    if data == ZERO:
-        return 0
-    rec = data[:32]
-    if rec[:8] != MAGIC or data != rec * (BS // 32):
-        return "not a whole record (torn or garbage)"
-    b, wid, chk = struct.unpack("<QQQ", rec[8:])
-    if chk != b ^ wid ^ K:
-        return "a record with a bad check"
-    if b != block:
-        return "the record of block %d (write %#x)" % (b, wid)
-    return wid
 
 
 # ---- the writers ----

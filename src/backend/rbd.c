@@ -548,6 +548,20 @@ static void diff_done(struct op *op, int res)
 
 static void rbd_extents(struct backend *b, struct request *rq)
 {
+	if (!b->can_extents) {
+		/*
+		 * Without a valid object map librbd would stat every object
+		 * of the range, one round trip each: say "all data", which
+		 * is never wrong.
+		 */
+		struct extent *e = (struct extent *)rq->buf;
+
+		e->length = rq->len;
+		e->flags = 0;
+		rq->nr_extents = 1;
+		rq->complete(rq, 0);
+		return;
+	}
 	rq->op = (struct op){
 		.done = diff_done,
 		.kind = OP_CALL,

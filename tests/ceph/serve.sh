@@ -111,6 +111,15 @@ $map"
 log "block status: data and holes as the object map says"
 stop_server
 
+# without an object map: all data, at once (no stat of every object)
+rbd create --size 16M --image-feature layering "$P/plain"
+start_server "${AS[@]}" "rbd:$P/plain"
+map=$(nbdinfo --map "$SERVER_URI")
+[ "$(awk '{ print $1, $2, $3 }' <<<"$map")" = "0 $((16 * M)) 0" ] ||
+	fail "an image without object map: nbdinfo --map says $map"
+log "no object map: block status says all data"
+stop_server
+
 # ---- FUA: a write with FUA is answered after a flush ----
 start_server "${AS[@]}" "rbd:$P/holes"
 qio -c 'write -f -P 0x22 0 64k' >/dev/null || fail "qemu-io write with FUA failed"

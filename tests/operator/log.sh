@@ -20,8 +20,9 @@ rc=0
 assert_eq "$rc" 2 "exit status of --log=journal"
 grep -qx "lloop: error: --log journal: expected stderr or syslog" "$T/err" ||
 	fail "--log=journal: $(cat "$T/err")"
-"$LLOOP" serve --help | grep -q -- "--log TARGET" || fail "serve --help has no --log"
-"$LLOOP" attach --help | grep -q -- "--log TARGET" || fail "attach --help has no --log"
+# whole texts first: grep -q leaving early would SIGPIPE a longer help
+grep -q -- "--log TARGET" <<<"$("$LLOOP" serve --help)" || fail "serve --help has no --log"
+grep -q -- "--log TARGET" <<<"$("$LLOOP" attach --help)" || fail "attach --help has no --log"
 
 # ---- 1. syslog ----------------------------------------------------------------------
 syslog_test() {

@@ -2,7 +2,7 @@
 """Helper of bench/run: the job and server tables, one-run summaries, and
 the report (latest.md, latest.json, one PNG per job family).
 
-    report.py jobs [--quick]          job table, tab-separated, for bench/run
+    report.py jobs [--quick|--all]    job table, tab-separated, for bench/run
     report.py one FIO_JSON            one line summing up a fio run
     report.py final WORKDIR OUTDIR    write the report from WORKDIR's runs
 
@@ -27,13 +27,18 @@ JOBS = [
     ("rw4k-qd32", "randwrite", "randwrite", "4k", 32, 1),
     ("seqr1m-qd8", "seq1m", "read", "1m", 8, 1),
     ("seqw1m-qd8", "seq1m", "write", "1m", 8, 1),
+    ("seqr4m-qd8", "seq4m", "read", "4m", 8, 1),
+    ("seqw4m-qd8", "seq4m", "write", "4m", 8, 1),
 ]
 QUICK_JOBS = ["rr4k-qd1", "rr4k-qd32", "rw4k-qd32"]
+# jobs only a family of its own runs unless --jobs names them (bench/rbd.sh)
+EXTRA_JOBS = ["seqr4m-qd8", "seqw4m-qd8"]
 
 FAMILIES = {
     "randread": "4k random read",
     "randwrite": "4k random write",
     "seq1m": "1 MiB sequential (qd 8)",
+    "seq4m": "4 MiB sequential (qd 8)",
 }
 
 JOB_LABEL = {
@@ -44,6 +49,8 @@ JOB_LABEL = {
     "rw4k-qd32": "randwrite 4k qd32",
     "seqr1m-qd8": "read 1M qd8",
     "seqw1m-qd8": "write 1M qd8",
+    "seqr4m-qd8": "read 4M qd8",
+    "seqw4m-qd8": "write 4M qd8",
 }
 
 # name, kind, label; the order is the order of every table and plot
@@ -59,13 +66,18 @@ SERVERS = [
     ("lloop-tls", "tls", "lloop serve, TLS"),
     ("lloop-tcp", "tls", "lloop serve, plaintext TCP"),
     ("nbdkit-tls", "tls", "nbdkit file, TLS"),
+    ("lloop-rbd", "rbd", "lloop serve rbd:"),
+    ("qemu-nbd-rbd", "rbd", "qemu-nbd, qemu's rbd driver"),
 ]
+# the families with a section of their own, not the job-family tables
+OWN_SECTION = ("tls", "rbd")
 SERVER_LABEL = {n: l for n, _, l in SERVERS}
 PLOT_LABEL = {
     "lloop-serve": "lloop serve", "nbdkit": "nbdkit", "qemu-nbd": "qemu-nbd",
     "lloop-attach": "lloop attach", "lloop-attach-engine": "lloop attach (engine)",
     "loop": "kernel loop", "qsd-fuse": "qsd FUSE+loop", "nbdfuse": "nbdfuse+loop",
     "lloop-tls": "lloop TLS", "lloop-tcp": "lloop plaintext", "nbdkit-tls": "nbdkit TLS",
+    "lloop-rbd": "lloop rbd:", "qemu-nbd-rbd": "qemu-nbd rbd",
 }
 SERVER_KIND = {n: k for n, k, _ in SERVERS}
 
@@ -75,6 +87,7 @@ RATIOS = [
     ("lloop-attach", ["loop", "qsd-fuse", "nbdfuse", "lloop-attach-engine"]),
     ("lloop-attach-engine", ["loop", "qsd-fuse", "nbdfuse"]),
     ("lloop-tls", ["lloop-tcp", "nbdkit-tls"]),
+    ("lloop-rbd", ["qemu-nbd-rbd"]),
 ]
 
 # issue 8's targets for the TLS rows: (lloop, peer) -> {job: least ratio}
@@ -83,6 +96,10 @@ TLS_TARGETS = {
     ("lloop-tls", "nbdkit-tls"): {"seqr1m-qd8": 1.2, "seqw1m-qd8": 1.2,
                                   "rr4k-qd32": 1.2},
 }
+
+# issue 10's targets for the rbd: rows, every job: IOPS at least 1.0x
+# qemu-nbd's (the cluster dominates), server CPU per I/O at most 0.7x
+RBD_TARGETS = {("lloop-rbd", "qemu-nbd-rbd"): {"iops": 1.0, "cpu": 0.7}}
 
 SERVER_SETUP = {
     "lloop-serve": "`lloop serve --listen unix:SOCK FILE` (O_DIRECT, io_uring; "
@@ -113,6 +130,13 @@ SERVER_SETUP = {
     "nbdkit-tls": "`nbdkit -i 127.0.0.1 -p PORT --tls=require "
                   "--tls-certificates=DIR file FILE cache=none fadvise=random`; "
                   "fio nbd engine, `nbds://127.0.0.1:PORT/`",
+    "lloop-rbd": "`lloop serve --listen unix:SOCK --ceph-conf CONF --ceph-id "
+                 "lloop rbd:POOL/IMAGE` (librbd's asynchronous API, in the lloop "
+                 "process: its CPU counts; `--threads 1` when pinned); fio nbd engine",
+    "qemu-nbd-rbd": "`qemu-nbd -f raw --cache=none -t -e 8 -k SOCK "
+                    "rbd:POOL/IMAGE:id=lloop:conf=CONF` (qemu's rbd driver, "
+                    "librbd in the qemu-nbd process; cache=none turns librbd's "
+                    "cache off); fio nbd engine",
 }
 
 
@@ -169,7 +193,12 @@ def per_unit(job, cpu_s, r):
 
 
 def cmd_jobs(args):
-    names = QUICK_JOBS if "--quick" in args else [j[0] for j in JOBS]
+    if "--all" in args:
+        names = [j[0] for j in JOBS]
+    elif "--quick" in args:
+        names = QUICK_JOBS
+    else:
+        names = [j[0] for j in JOBS if j[0] not in EXTRA_JOBS]
     for j in JOBS:
         if j[0] in names:
             print("\t".join(str(x) for x in j))
@@ -238,6 +267,7 @@ def versions(lloop):
         ("nbdfuse", ["nbdfuse", "--version"]),
         ("losetup", ["losetup", "--version"]),
         ("gnuplot", ["gnuplot", "--version"]),
+        ("ceph", ["ceph", "--version"]),
     ]:
         if shutil.which(argv[0]):
             v[name] = run_cmd(argv)
@@ -292,14 +322,17 @@ def cmd_final(args):
     with open(os.path.join(work, "config.json")) as f:
         config = json.load(f)
     tls_jobs = config.get("tls_jobs", [])
-    jobs = config["jobs"] + [j for j in tls_jobs if j not in config["jobs"]]
+    rbd_jobs = config.get("rbd_jobs", [])
+    jobs = config["jobs"] + [j for j in tls_jobs + rbd_jobs if j not in config["jobs"]]
     jobs = [j[0] for j in JOBS if j[0] in jobs]     # the table's order
     servers_wanted = config["servers"]
 
-    # runs.tsv: round server job status fiojson srv_cpu_s fio_cpu_s host_cpu_s wall_s note
+    # runs.tsv: round server job status fiojson srv_cpu_s fio_cpu_s
+    # host_cpu_s wall_s note cluster_cpu_s (the last: the rbd rows only)
     runs = []
     for row in read_tsv(os.path.join(work, "runs.tsv")):
-        rnd, srv, job, status, fjson, srv_cpu, fio_cpu, host_cpu, wall, note = (row + [""] * 10)[:10]
+        (rnd, srv, job, status, fjson, srv_cpu, fio_cpu, host_cpu, wall, note,
+         cluster_cpu) = (row + [""] * 11)[:11]
         run = {"round": int(rnd), "server": srv, "job": job, "ok": False,
                "note": note or None, "wall_s": num(wall)}
         if status == "ok":
@@ -315,15 +348,19 @@ def cmd_final(args):
             s = num(srv_cpu)
             c = num(fio_cpu)
             h = num(host_cpu)
+            x = num(cluster_cpu)
             run["server_cpu_s"] = s
             run["fio_cpu_s"] = c
             run["host_cpu_s"] = h
+            if x is not None:
+                run["cluster_cpu_s"] = x
             other = None
             if h is not None and c is not None:
-                other = max(0.0, h - c - (s or 0.0))
+                other = max(0.0, h - c - (s or 0.0) - (x or 0.0))
             run["other_cpu_s"] = other
             run["cpu_unit"] = unit_of(job)
             run["server_cpu_per_unit"] = per_unit(job, s, run)
+            run["cluster_cpu_per_unit"] = per_unit(job, x, run)
             run["fio_cpu_per_unit"] = per_unit(job, c, run)
             run["other_cpu_per_unit"] = per_unit(job, other, run)
             run["host_cpu_per_unit"] = per_unit(job, h, run)
@@ -338,7 +375,8 @@ def cmd_final(args):
             notes[r[0]].append(r[1])
 
     figures = ["iops", "mbps", "p50_us", "p99_us", "server_cpu_per_unit",
-               "fio_cpu_per_unit", "other_cpu_per_unit", "host_cpu_per_unit"]
+               "fio_cpu_per_unit", "cluster_cpu_per_unit",
+               "other_cpu_per_unit", "host_cpu_per_unit"]
     summary = {}
     for job in jobs:
         summary[job] = {}
@@ -370,14 +408,22 @@ def cmd_final(args):
                 a, b = med(job, mine, "server_cpu_per_unit"), med(job, peer, "server_cpu_per_unit")
                 ha, hb = med(job, mine, "host_cpu_per_unit"), med(job, peer, "host_cpu_per_unit")
                 target = TLS_TARGETS.get((mine, peer), {}).get(job)
+                rt = RBD_TARGETS.get((mine, peer), {})
+                if target is None:
+                    target = rt.get("iops")
+                cpu_target = rt.get("cpu")
                 iops_ratio = med(job, mine, "iops") / med(job, peer, "iops")
+                cpu_ratio = a / b if a is not None and b else None
                 ratios.append({
                     "job": job, "lloop": mine, "peer": peer,
                     "iops_ratio": iops_ratio,
-                    "server_cpu_ratio": a / b if a is not None and b else None,
+                    "server_cpu_ratio": cpu_ratio,
                     "host_cpu_ratio": ha / hb if ha is not None and hb else None,
                     "target": target,
                     "target_met": None if target is None else iops_ratio >= target,
+                    "cpu_target": cpu_target,
+                    "cpu_target_met": None if cpu_target is None or cpu_ratio is None
+                    else cpu_ratio <= cpu_target,
                 })
 
     mach = machine()
@@ -405,8 +451,9 @@ def cmd_final(args):
 
     present_all = [s for s in servers_wanted
                    if any(r["server"] == s for r in runs)]
-    present = [s for s in present_all if SERVER_KIND[s] != "tls"]
+    present = [s for s in present_all if SERVER_KIND[s] not in OWN_SECTION]
     present_tls = [s for s in present_all if SERVER_KIND[s] == "tls"]
+    present_rbd = [s for s in present_all if SERVER_KIND[s] == "rbd"]
     families = [fam for fam in FAMILIES
                 if any(job_def(j)[1] == fam and summary[j].get(s)
                        for j in jobs for s in present)]
@@ -416,6 +463,10 @@ def cmd_final(args):
     if tls_jobs_run:
         groups.append(("tls", "NBD over TLS, TCP 127.0.0.1", tls_jobs_run,
                        present_tls))
+    rbd_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_rbd)]
+    if rbd_jobs_run:
+        groups.append(("rbd", "Ceph RBD, one-node memstore cluster", rbd_jobs_run,
+                       present_rbd))
     plots = make_plots(outdir, groups, summary)
 
     md = []
@@ -468,9 +519,9 @@ def cmd_final(args):
       "fio's completion latency (clat) in microseconds.")
     w("- **server CPU**: utime+stime of the server process(es) over the fio "
       "run (/proc/PID/stat), in CPU seconds per million I/Os for the 4k jobs "
-      "and per GiB for the 1 MiB jobs. The kernel loop driver has no server "
-      "process (\"-\"); with FUSE passthrough, lloop attach's I/O is done by "
-      "the kernel too, not by the daemon.")
+      "and per GiB for the 1 and 4 MiB jobs. The kernel loop driver has "
+      "no server process (\"-\"); with FUSE passthrough, lloop attach's "
+      "I/O is done by the kernel too, not by the daemon.")
     w("- **kernel+other CPU**: all CPU time the machine spent over the run "
       "(/proc/stat) less fio's and the server's: kernel workers (loop, FUSE "
       "passthrough, softirq) and anything else running on the machine at "
@@ -491,7 +542,8 @@ def cmd_final(args):
         w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for job in fjobs:
             job_rows(w, job, present, summary)
-        fr = [r for r in ratios if r["job"] in fjobs and SERVER_KIND[r["lloop"]] != "tls"]
+        fr = [r for r in ratios if r["job"] in fjobs
+              and SERVER_KIND[r["lloop"]] not in OWN_SECTION]
         if fr:
             w("")
             w("| job | lloop | peer | IOPS ratio | server CPU ratio | all CPU ratio |")
@@ -507,6 +559,9 @@ def cmd_final(args):
     if tls_jobs_run:
         tls_section(w, config, mach, tls_jobs_run, present_tls, summary, ratios,
                     plots.get("tls"))
+    if rbd_jobs_run:
+        rbd_section(w, config, rbd_jobs_run, present_rbd, summary, ratios,
+                    plots.get("rbd"))
     errs = [r for r in runs if not r["ok"]]
     if errs:
         w("")
@@ -524,24 +579,29 @@ def cmd_final(args):
         print("bench: plots %s" % " ".join(sorted(plots.values())))
 
 
-def job_rows(w, job, servers, summary):
-    """The table rows of one job, a row per server that ran it."""
+def job_rows(w, job, servers, summary, cluster=False):
+    """The table rows of one job, a row per server that ran it; with
+    cluster, a column for the Ceph daemons' CPU after the server's."""
     for srv in servers:
         e = summary[job].get(srv)
         if not e:
             continue
         if not e["ok"]:
-            w("| %s | %s | error: %s | | | | | | | 0/%d |" % (
-                JOB_LABEL[job], SERVER_LABEL[srv],
-                "; ".join(x for x in e["errors"] if x), e["runs"]))
+            cols = [JOB_LABEL[job], SERVER_LABEL[srv],
+                    "error: " + "; ".join(x for x in e["errors"] if x)]
+            cols += [""] * (7 if cluster else 6) + ["0/%d" % e["runs"]]
+            w("| " + " | ".join(cols) + " |")
             continue
         m = lambda fig: e[fig]["median"] if e.get(fig) else None
-        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
-            JOB_LABEL[job], SERVER_LABEL[srv],
-            fmt(m("iops"), 0), fmt(m("mbps"), 1),
-            fmt(m("p50_us"), 0), fmt(m("p99_us"), 0),
-            fmt(m("server_cpu_per_unit")), fmt(m("other_cpu_per_unit")),
-            fmt(m("host_cpu_per_unit")), e["ok"], e["runs"]))
+        cols = [JOB_LABEL[job], SERVER_LABEL[srv],
+                fmt(m("iops"), 0), fmt(m("mbps"), 1),
+                fmt(m("p50_us"), 0), fmt(m("p99_us"), 0),
+                fmt(m("server_cpu_per_unit"))]
+        if cluster:
+            cols.append(fmt(m("cluster_cpu_per_unit")))
+        cols += [fmt(m("other_cpu_per_unit")), fmt(m("host_cpu_per_unit")),
+                 "%d/%d" % (e["ok"], e["runs"])]
+        w("| " + " | ".join(cols) + " |")
 
 
 def tls_section(w, config, mach, jobs, servers, summary, ratios, plot):
@@ -587,6 +647,59 @@ def tls_section(w, config, mach, jobs, servers, summary, ratios, plot):
     if plot:
         w("")
         w("![NBD over TLS](%s)" % os.path.basename(plot))
+
+
+def rbd_section(w, config, jobs, servers, summary, ratios, plot):
+    """The rbd: rows: their own table, the ratios and targets of issue 10."""
+    rc = config.get("rbd", {})
+    w("")
+    w("## Ceph RBD (lloop rbd: against qemu-nbd's rbd driver)")
+    w("")
+    w("Both servers serve one image of a throwaway one-node Ceph cluster "
+      "(tests/lib/ceph.sh: one ceph-mon, one ceph-osd on memstore, pool size "
+      "1, 127.0.0.1, cephx) as client.lloop, over a Unix socket, driven by "
+      "fio's nbd engine, %s s per run, alternating in each round. %s "
+      "Both servers run librbd inside their own process, so its threads are "
+      "in their **server CPU**; **cluster CPU** is the ceph-osd's and "
+      "ceph-mon's (utime+stime), and **kernel+other** is what is left of "
+      "the machine's busy time after fio, the server and the cluster. On "
+      "a 2-core machine the cluster takes much of the CPU and sets the "
+      "pace. qemu-nbd answers a read from a client that asked for "
+      "structured replies (libnbd, so fio, does) with a sparse read: it "
+      "asks the image for its holes first, which for an image with "
+      "fast-diff (rbd's default features) is librbd's diff over the object "
+      "map, once per read; lloop sends the data as it is." % (
+          config.get("rbd_runtime", config["runtime"]),
+          rc.get("setup", "")))
+    w("")
+    w("| job | server | IOPS | MB/s | p50 us | p99 us | server CPU | "
+      "cluster CPU | kernel+other CPU | all CPU | rounds ok |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for job in jobs:
+        job_rows(w, job, servers, summary, cluster=True)
+    w("")
+    w("CPU columns: seconds per million I/Os for the 4k jobs, per GiB for "
+      "the 4 MiB jobs.")
+    fr = [r for r in ratios if r["job"] in jobs and r["lloop"] == "lloop-rbd"]
+    if fr:
+        yn = {True: "yes", False: "**no**", None: "-"}
+        w("")
+        w("| job | ratio | IOPS ratio | target | met | server CPU ratio | "
+          "target | met | all CPU ratio |")
+        w("| --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: |")
+        for r in fr:
+            w("| %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                JOB_LABEL[r["job"]], SERVER_LABEL[r["lloop"]], SERVER_LABEL[r["peer"]],
+                fmt(r["iops_ratio"], 2),
+                ">= %.1f" % r["target"] if r.get("target") is not None else "-",
+                yn[r.get("target_met")],
+                fmt(r["server_cpu_ratio"], 2),
+                "<= %.1f" % r["cpu_target"] if r.get("cpu_target") is not None else "-",
+                yn[r.get("cpu_target_met")],
+                fmt(r["host_cpu_ratio"], 2)))
+    if plot:
+        w("")
+        w("![Ceph RBD](%s)" % os.path.basename(plot))
 
 
 def make_plots(outdir, groups, summary):

@@ -112,6 +112,12 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 		return ret;
 	}
 	rados_conf_parse_env(r->cluster, NULL);
+	/*
+	 * --cache none (the default): librbd's own cache off too, so that a
+	 * write is answered once the OSDs have it, as qemu's cache=none does.
+	 */
+	rados_conf_set(r->cluster, "rbd_cache",
+		       o->cache == CACHE_WRITEBACK ? "true" : "false");
 	/* our own one line says what went wrong; librados's would repeat it */
 	rados_conf_set(r->cluster, "log_to_stderr", "false");
 	rados_conf_set(r->cluster, "err_to_stderr", "false");

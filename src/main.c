@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/engine.h"
+#include "backend/backend.h"
 #include "core/log.h"
 #include "core/memsafe.h"
 #include "frontend/nbd/kernel.h"
@@ -109,8 +110,7 @@ static void version(void)
 		printf("TLS: GnuTLS %s\n", gnutls_check_version(NULL));
 	else
 		printf("TLS: not in this build\n");
-	printf("Ceph RBD: %s\n", LLOOP_RBD ? "available (rbd:POOL/IMAGE)" :
-					      "not in this build");
+	printf("Ceph RBD: %s\n", rbd_state());
 	if (LLOOP_SANITIZED)
 		printf("build: sanitized (no mlock)\n");
 }

@@ -100,6 +100,8 @@ int faulty_wrap(struct backend **b, const struct fault_rule *rules,
 /* open by prefix; errors are logged naming the spec */
 int backend_open(const char *spec, const struct backend_opts *o,
 		 struct backend **out);
+/* for --version: whether rbd: images can be opened here, and why not */
+const char *rbd_state(void);
 /* a path on the local file system, not a backend's own name (memory:) */
 bool backend_spec_is_path(const char *spec);
 /* start rq on its export's backend */

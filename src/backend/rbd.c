@@ -19,6 +19,7 @@
  * itself does per request allocates nothing.  docs/swap.md says what
  * that means for swap on an rbd: device.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -34,6 +35,75 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "core/worker.h"
+
+/*
+ * librbd and librados are loaded when the first rbd: image is opened, not
+ * linked: they and what they pull in add some 100 MB of mappings, which
+ * mlockall would pin in every lloop that never serves an rbd: image.
+ */
+#define RBD_FUNCS(X) \
+	X(rados_conf_parse_env) \
+	X(rados_conf_read_file) \
+	X(rados_conf_set) \
+	X(rados_connect) \
+	X(rados_create) \
+	X(rados_ioctx_create) \
+	X(rados_ioctx_destroy) \
+	X(rados_shutdown) \
+	X(rbd_aio_create_completion) \
+	X(rbd_aio_flush) \
+	X(rbd_aio_get_return_value) \
+	X(rbd_aio_read) \
+	X(rbd_aio_release) \
+	X(rbd_aio_write) \
+	X(rbd_aio_write_zeroes) \
+	X(rbd_close) \
+	X(rbd_diff_iterate2) \
+	X(rbd_flush) \
+	X(rbd_get_features) \
+	X(rbd_get_flags) \
+	X(rbd_lock_acquire) \
+	X(rbd_lock_get_owners) \
+	X(rbd_lock_get_owners_cleanup) \
+	X(rbd_open) \
+	X(rbd_open_read_only) \
+	X(rbd_stat) \
+	X(rbd_watchers_list) \
+	X(rbd_watchers_list_cleanup)
+
+static struct {
+#define X(f) typeof(&f) f;
+	RBD_FUNCS(X)
+#undef X
+} L;
+
+static int load_librbd(const char *spec)
+{
+	static void *lib;
+	void *sym;
+
+	if (lib)
+		return 0;
+	lib = dlopen("librbd.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		log_error("rbd:%s: cannot load librbd (package librbd1): %s",
+			  spec, dlerror());
+		return -ENOTSUP;
+	}
+#define X(f)                                                                   \
+	sym = dlsym(lib, #f);                                                  \
+	if (!sym) {                                                            \
+		log_error("rbd:%s: librbd has no %s: too old (Ceph 15 or "     \
+			  "later is needed)", spec, #f);                       \
+		dlclose(lib);                                                  \
+		lib = NULL;                                                    \
+		return -ENOTSUP;                                               \
+	}                                                                      \
+	memcpy(&L.f, &sym, sizeof(sym));
+	RBD_FUNCS(X)
+#undef X
+	return 0;
+}
 
 struct rbd {
 	struct backend b;
@@ -54,6 +124,16 @@ static struct rbd *to_rbd(struct backend *b)
 static struct request *op_rq(struct op *op)
 {
 	return (struct request *)((char *)op - offsetof(struct request, op));
+}
+
+const char *rbd_state(void)
+{
+	void *lib = dlopen("librbd.so.1", RTLD_LAZY | RTLD_LOCAL);
+
+	if (!lib)
+		return "not available (librbd.so.1 not found: package librbd1)";
+	dlclose(lib);
+	return "available (rbd:POOL/IMAGE)";
 }
 
 /* ---- open and close ---- */
@@ -84,7 +164,7 @@ static int conf_set_uint(rados_t c, const char *key, unsigned v)
 	char buf[16];
 
 	snprintf(buf, sizeof(buf), "%u", v);
-	return rados_conf_set(c, key, buf);
+	return L.rados_conf_set(c, key, buf);
 }
 
 static int connect_cluster(struct rbd *r, const struct backend_opts *o)
@@ -93,12 +173,12 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 	unsigned t = o->ceph_timeout;
 	int ret;
 
-	ret = rados_create(&r->cluster, id);
+	ret = L.rados_create(&r->cluster, id);
 	if (ret < 0) {
 		log_error("%s: --ceph-id %s: %s", r->spec, id, strerror(-ret));
 		return ret;
 	}
-	ret = rados_conf_read_file(r->cluster, o->ceph_conf);
+	ret = L.rados_conf_read_file(r->cluster, o->ceph_conf);
 	if (ret < 0) {
 		if (o->ceph_conf)
 			log_error("%s: --ceph-conf %s: %s", r->spec,
@@ -111,22 +191,22 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 				  r->spec);
 		return ret;
 	}
-	rados_conf_parse_env(r->cluster, NULL);
+	L.rados_conf_parse_env(r->cluster, NULL);
 	/*
 	 * --cache none (the default): librbd's own cache off too, so that a
 	 * write is answered once the OSDs have it, as qemu's cache=none does.
 	 */
-	rados_conf_set(r->cluster, "rbd_cache",
+	L.rados_conf_set(r->cluster, "rbd_cache",
 		       o->cache == CACHE_WRITEBACK ? "true" : "false");
 	/* our own one line says what went wrong; librados's would repeat it */
-	rados_conf_set(r->cluster, "log_to_stderr", "false");
-	rados_conf_set(r->cluster, "err_to_stderr", "false");
+	L.rados_conf_set(r->cluster, "log_to_stderr", "false");
+	L.rados_conf_set(r->cluster, "err_to_stderr", "false");
 	/* connecting is bounded even with 0, which bounds requests only */
 	conf_set_uint(r->cluster, "client_mount_timeout",
 		      t ? t : CEPH_TIMEOUT_DEFAULT);
 	conf_set_uint(r->cluster, "rados_mon_op_timeout", t);
 	conf_set_uint(r->cluster, "rados_osd_op_timeout", t);
-	ret = rados_connect(r->cluster);
+	ret = L.rados_connect(r->cluster);
 	if (ret == -ETIMEDOUT || ret == -ENOTCONN) {
 		log_error("%s: no Ceph monitor answered within %u s as "
 			  "client.%s (--ceph-timeout; mon_host in %s)", r->spec,
@@ -152,7 +232,7 @@ static int open_image(struct rbd *r, const char *pool, const char *name,
 		      const struct backend_opts *o)
 {
 	const char *id = o->ceph_id ? o->ceph_id : "admin";
-	int ret = rados_ioctx_create(r->cluster, pool, &r->io);
+	int ret = L.rados_ioctx_create(r->cluster, pool, &r->io);
 
 	if (ret < 0) {
 		log_error("%s: pool %s: %s", r->spec, pool,
@@ -160,9 +240,9 @@ static int open_image(struct rbd *r, const char *pool, const char *name,
 		return ret;
 	}
 	if (read_only)
-		ret = rbd_open_read_only(r->io, name, &r->image, snap);
+		ret = L.rbd_open_read_only(r->io, name, &r->image, snap);
 	else
-		ret = rbd_open(r->io, name, &r->image, snap);
+		ret = L.rbd_open(r->io, name, &r->image, snap);
 	if (ret == -ENOENT && snap)
 		log_error("%s: no image %s with a snapshot %s in pool %s",
 			  r->spec, name, snap, pool);
@@ -195,12 +275,12 @@ static bool watching(struct rbd *r, const char *addr)
 	size_t n = 16;
 	bool found = false;
 
-	if (rbd_watchers_list(r->image, w, &n) < 0)
+	if (L.rbd_watchers_list(r->image, w, &n) < 0)
 		return true;	/* cannot tell: assume alive */
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(bare_addr(w[i].addr), bare_addr(addr)))
 			found = true;
-	rbd_watchers_list_cleanup(w, n);
+	L.rbd_watchers_list_cleanup(w, n);
 	return found;
 }
 
@@ -219,7 +299,7 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 	uint64_t features = 0;
 	int ret;
 
-	rbd_get_features(r->image, &features);
+	L.rbd_get_features(r->image, &features);
 	if (!(features & RBD_FEATURE_EXCLUSIVE_LOCK)) {
 		if (!o->exclusive)
 			return 0;
@@ -228,7 +308,7 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 			  "exclusive-lock')", r->spec);
 		return -EINVAL;
 	}
-	ret = rbd_lock_get_owners(r->image, &mode, owners, &n);
+	ret = L.rbd_lock_get_owners(r->image, &mode, owners, &n);
 	if (ret == 0 && n > 0) {
 		bool alive = watching(r, owners[0]);
 
@@ -242,13 +322,13 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 		else
 			log_info("%s: the lock holder %s is gone: taking the "
 				 "image over", r->spec, owners[0]);
-		rbd_lock_get_owners_cleanup(owners, n);
+		L.rbd_lock_get_owners_cleanup(owners, n);
 		if (alive)
 			return -EBUSY;
 	}
 	if (!o->exclusive)
 		return 0;
-	ret = rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
+	ret = L.rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
 	if (ret < 0)
 		log_error("%s: --exclusive: cannot take the image's lock: %s",
 			  r->spec, ret == -EROFS || ret == -EBUSY ?
@@ -260,8 +340,8 @@ static int can_diff(struct rbd *r)
 {
 	uint64_t features = 0, flags = 0;
 
-	if (rbd_get_features(r->image, &features) < 0 ||
-	    rbd_get_flags(r->image, &flags) < 0)
+	if (L.rbd_get_features(r->image, &features) < 0 ||
+	    L.rbd_get_flags(r->image, &flags) < 0)
 		return false;
 	return (features & RBD_FEATURE_OBJECT_MAP) &&
 	       (features & RBD_FEATURE_FAST_DIFF) &&
@@ -272,11 +352,11 @@ static int can_diff(struct rbd *r)
 static void rbd_close_all(struct rbd *r)
 {
 	if (r->image)
-		rbd_close(r->image);
+		L.rbd_close(r->image);
 	if (r->io)
-		rados_ioctx_destroy(r->io);
+		L.rados_ioctx_destroy(r->io);
 	if (r->cluster)
-		rados_shutdown(r->cluster);
+		L.rados_shutdown(r->cluster);
 	free(r);
 }
 
@@ -295,6 +375,9 @@ static int rbd_backend_open(const char *spec, const struct backend_opts *o,
 			  "rbd:POOL/IMAGE@SNAPSHOT", spec);
 		return -EINVAL;
 	}
+	ret = load_librbd(spec);
+	if (ret < 0)
+		return ret;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -312,7 +395,7 @@ static int rbd_backend_open(const char *spec, const struct backend_opts *o,
 		if (ret < 0)
 			goto fail;
 	}
-	ret = rbd_stat(r->image, &info, sizeof(info));
+	ret = L.rbd_stat(r->image, &info, sizeof(info));
 	if (ret < 0) {
 		log_error("%s: cannot read its size: %s", r->spec,
 			  strerror(-ret));
@@ -345,7 +428,7 @@ static void rbd_backend_close(struct backend *b)
 
 static int rbd_backend_sync(struct backend *b)
 {
-	return rbd_flush(to_rbd(b)->image);
+	return L.rbd_flush(to_rbd(b)->image);
 }
 
 static int rbd_no_passthrough(struct backend *b)
@@ -359,9 +442,9 @@ static int rbd_no_passthrough(struct backend *b)
 static void aio_callback(rbd_completion_t c, void *arg)
 {
 	struct request *rq = arg;
-	ssize_t res = rbd_aio_get_return_value(c);
+	ssize_t res = L.rbd_aio_get_return_value(c);
 
-	rbd_aio_release(c);
+	L.rbd_aio_release(c);
 	if (res > INT_MAX)
 		res = INT_MAX;
 	helpers_finish(rq->w, &rq->op, (int)res);
@@ -378,25 +461,25 @@ static void start(struct request *rq, int stage)
 
 	rq->stage = stage;
 	rq->op.done = aio_done;
-	ret = rbd_aio_create_completion(rq, aio_callback, &c);
+	ret = L.rbd_aio_create_completion(rq, aio_callback, &c);
 	if (ret < 0) {
 		rq->complete(rq, ret);
 		return;
 	}
 	if (stage == S_FLUSH) {
-		ret = rbd_aio_flush(img, c);
+		ret = L.rbd_aio_flush(img, c);
 	} else {
 		switch (rq->type) {
 		case REQ_READ:
-			ret = rbd_aio_read(img, rq->offset, rq->len, rq->data,
+			ret = L.rbd_aio_read(img, rq->offset, rq->len, rq->data,
 					   c);
 			break;
 		case REQ_WRITE:
-			ret = rbd_aio_write(img, rq->offset, rq->len, rq->data,
+			ret = L.rbd_aio_write(img, rq->offset, rq->len, rq->data,
 					    c);
 			break;
 		case REQ_FLUSH:
-			ret = rbd_aio_flush(img, c);
+			ret = L.rbd_aio_flush(img, c);
 			break;
 		case REQ_TRIM:
 			/*
@@ -406,11 +489,11 @@ static void start(struct request *rq, int stage)
 			 * the rest, so a trimmed range always reads zeroes,
 			 * as FUSE's punch hole promises.
 			 */
-			ret = rbd_aio_write_zeroes(img, rq->offset, rq->len, c,
+			ret = L.rbd_aio_write_zeroes(img, rq->offset, rq->len, c,
 						   0, 0);
 			break;
 		case REQ_ZERO:
-			ret = rbd_aio_write_zeroes(
+			ret = L.rbd_aio_write_zeroes(
 				img, rq->offset, rq->len, c,
 				rq->flags & REQ_NO_HOLE ?
 				RBD_WRITE_ZEROES_FLAG_THICK_PROVISION : 0, 0);
@@ -420,7 +503,7 @@ static void start(struct request *rq, int stage)
 		}
 	}
 	if (ret < 0) {
-		rbd_aio_release(c);
+		L.rbd_aio_release(c);
 		rq->complete(rq, ret);
 	}
 }
@@ -535,7 +618,7 @@ static int diff_call(void *arg)
 	int ret;
 
 	rq->nr_extents = 0;
-	ret = rbd_diff_iterate2(to_rbd(rq->be)->image, NULL, rq->offset,
+	ret = L.rbd_diff_iterate2(to_rbd(rq->be)->image, NULL, rq->offset,
 				rq->len, 1, 1, diff_cb, &d);
 	if (ret == -ECANCELED)
 		return 0;

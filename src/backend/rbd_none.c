@@ -17,6 +17,11 @@ static int rbd_none_open(const char *spec, const struct backend_opts *o,
 	return -ENOTSUP;
 }
 
+const char *rbd_state(void)
+{
+	return "not in this build";
+}
+
 const struct backend_ops rbd_backend = {
 	.name = "rbd",
 	.prefix = "rbd:",

@@ -35,6 +35,8 @@
 #include "core/runtime.h"
 #include "core/server.h"
 #include "frontend/fuse/fuse.h"
+#include "frontend/fuse/loopdev.h"
+#include "frontend/fuse/selfcall.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/nbd.h"
 #include "frontend/ublk/ublk.h"
@@ -423,41 +425,30 @@ static int fuse_prepare(struct daemon *d)
 			  strerror(errno));
 		return -1;
 	}
-	return private_mount(d, d->fuse_fd);
+	if (private_mount(d, d->fuse_fd) < 0)
+		return -1;
+	/*
+	 * The helper that makes the calls on our own FUSE file
+	 * (selfcall.h): forked now, in our mount namespace, while we are
+	 * small.  Without it those calls are made here, as they were.
+	 */
+	selfcall_start();
+	return 0;
 }
 
 /* FUSE + loop, once the workers run: the session, then the loop device */
 static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
 {
-	struct stat st = { 0 };
-	int file_fd, ret;
-
 	fuse_session_start(&d->fs);
-	/* the workers answer the FUSE requests this open and the loop
-	 * driver make */
-	file_fd = open(d->mnt, (d->exp.read_only ? O_RDONLY : O_RDWR) |
-				       O_CLOEXEC);
-	if (file_fd < 0) {
-		log_error("%s: cannot open the FUSE file: %s", d->mnt,
-			  strerror(errno));
-		return -1;
-	}
 	/*
-	 * The root inode starts with size 0 and some kernels (6.12) size the
-	 * loop device from it without asking: a GETATTR first.
+	 * The workers answer the FUSE requests that opening the file and
+	 * binding the loop device make; a helper process makes them
+	 * (loopdev.h), never this thread, or a SIGKILL could not end us.
 	 */
-	if (fstat(file_fd, &st) < 0 || (uint64_t)st.st_size != d->att.size) {
-		log_error("%s: the FUSE file has size %lld, expected %llu",
-			  d->mnt, (long long)st.st_size,
-			  (unsigned long long)d->att.size);
-		close(file_fd);
-		return -1;
-	}
-	ret = loopdev_attach(file_fd, d->att.image, ao->sector_size,
-			     d->exp.read_only, d->att.device,
-			     sizeof(d->att.device), &d->loop_fd);
-	close(file_fd);
-	if (ret < 0)
+	if (loopdev_attach_file(d->mnt, d->att.size, d->att.image,
+				ao->sector_size, d->exp.read_only,
+				d->att.device, sizeof(d->att.device),
+				&d->loop_fd) < 0)
 		return -1;
 	d->att.direct_io = loopdev_direct_io(d->loop_fd);
 	snprintf(d->att.path, sizeof(d->att.path), "%s%s",
@@ -650,6 +641,7 @@ stop:
 	}
 out:
 	daemon_cleanup(d);
+	selfcall_stop();
 	control_stop();
 	free(d->fs.slots);
 	nbd_frontend_fini(&d->srv);

@@ -60,9 +60,7 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
  */
 void fuse_session_start(struct fuse_session *fs);
 
-/* loopdev.c: bind a loop device to file_fd; *dev gets /dev/loopN */
-int loopdev_attach(int file_fd, const char *image, unsigned sector_size,
-		   bool read_only, char *dev, size_t dev_len, int *loop_fd);
+/* loopdev.c; binding the device: loopdev_attach_file in loopdev.h */
 /* flush and unbind; -EBUSY when something else holds the device */
 int loopdev_detach(int loop_fd, const char *dev);
 /* is the device open by anyone besides us (mounted, say)? */

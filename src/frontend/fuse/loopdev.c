@@ -3,7 +3,10 @@
  * The kernel loop driver over our FUSE file: LOOP_CONFIGURE in one call,
  * with direct I/O (no second copy in the page cache), the sector size
  * asked for, and autoclear, so that the device goes away by itself when
- * the daemon, which holds it open, dies.
+ * the daemon, which holds it open, dies.  What waits for our own FUSE
+ * answers (opening the file, LOOP_CONFIGURE, the flush and the unbinding
+ * at detach) is done by a helper process, so that SIGKILL always ends the
+ * daemon (selfcall.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,18 +14,80 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "frontend/fuse/fuse.h"
+#include "frontend/fuse/loopdev.h"
+#include "frontend/fuse/selfcall.h"
 
 #define LOOP_TRIES 16
 
-int loopdev_attach(int file_fd, const char *image, unsigned sector_size,
-		   bool read_only, char *dev, size_t dev_len, int *loop_fd)
+/* what the helper of loopdev_attach_file got to */
+enum { STEP_NONE, STEP_OPEN, STEP_SIZE, STEP_CONFIGURE };
+
+/* by value: it travels to the helper and back (selfcall.h) */
+struct attach_call {
+	char file[4096];
+	int flags;
+	uint64_t size;
+	struct loop_config cfg;
+	int step;		/* out */
+	long long st_size;	/* out */
+};
+
+/*
+ * In the helper (selfcall.c says what it may do), fds[0] the loop device:
+ * the three calls that wait for our own workers' answers, and the close,
+ * which sends FLUSH.
+ */
+static int attach_child(void *p, const int *fds)
 {
-	struct loop_config cfg = { 0 };
+	struct attach_call *c = p;
+	struct stat st;
+	int fd, err = 0;
+
+	c->step = STEP_OPEN;
+	fd = open(c->file, c->flags | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * The root inode starts with size 0 and some kernels (6.12) size the
+	 * loop device from it without asking: a GETATTR first.
+	 */
+	c->step = STEP_SIZE;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+	} else if ((uint64_t)st.st_size != c->size) {
+		c->st_size = st.st_size;
+		err = -EINVAL;
+	} else {
+		c->step = STEP_CONFIGURE;
+		c->cfg.fd = fd;
+		if (ioctl(fds[0], LOOP_CONFIGURE, &c->cfg) < 0)
+			err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+int loopdev_attach_file(const char *file, uint64_t size, const char *image,
+			unsigned sector_size, bool read_only, char *dev,
+			size_t dev_len, int *loop_fd)
+{
+	static struct attach_call c;
+	struct loop_config *cfg = &c.cfg;
 	int ctl, fd = -1, n, err = 0;
+
+	if (strlen(file) >= sizeof(c.file)) {
+		log_error("%s: %s", file, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	memset(&c, 0, sizeof(c));
+	snprintf(c.file, sizeof(c.file), "%s", file);
+	c.flags = read_only ? O_RDONLY : O_RDWR;
+	c.size = size;
 
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0) {
@@ -32,11 +97,10 @@ int loopdev_attach(int file_fd, const char *image, unsigned sector_size,
 			  strerror(errno));
 		return err;
 	}
-	cfg.fd = file_fd;
-	cfg.block_size = sector_size;
-	cfg.info.lo_flags = LO_FLAGS_DIRECT_IO | LO_FLAGS_AUTOCLEAR |
-			    (read_only ? LO_FLAGS_READ_ONLY : 0);
-	snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "%s", image);
+	cfg->block_size = sector_size;
+	cfg->info.lo_flags = LO_FLAGS_DIRECT_IO | LO_FLAGS_AUTOCLEAR |
+			     (read_only ? LO_FLAGS_READ_ONLY : 0);
+	snprintf((char *)cfg->info.lo_file_name, LO_NAME_SIZE, "%s", image);
 
 	/* another process may take the free device first: try again */
 	for (int i = 0; i < LOOP_TRIES; i++) {
@@ -47,19 +111,40 @@ int loopdev_attach(int file_fd, const char *image, unsigned sector_size,
 			break;
 		}
 		snprintf(dev, dev_len, "/dev/loop%d", n);
+		/*
+		 * Ours before the helper binds it: the helper's descriptor
+		 * must not be the last, or autoclear would unbind the
+		 * device when the helper exits.
+		 */
 		fd = open(dev, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
 			log_error("%s: %s", dev, strerror(errno));
 			break;
 		}
-		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
-			err = 0;
+		c.step = STEP_NONE;
+		err = selfcall(attach_child, &c, sizeof(c), &fd, 1, -1);
+		if (!err)
 			break;
-		}
-		err = -errno;
 		close(fd);
 		fd = -1;
+		if (err == -ECHILD) {
+			log_error("%s: the helper process that binds the loop "
+				  "device died",
+				  file);
+			break;
+		}
+		if (c.step == STEP_OPEN) {
+			log_error("%s: cannot open the FUSE file: %s", file,
+				  strerror(-err));
+			break;
+		}
+		if (c.step == STEP_SIZE) {
+			log_error("%s: the FUSE file has size %lld, expected "
+				  "%llu",
+				  file, c.st_size, (unsigned long long)size);
+			break;
+		}
 		if (err != -EBUSY) {
 			log_error("%s: LOOP_CONFIGURE: %s", dev, strerror(-err));
 			break;
@@ -103,17 +188,48 @@ bool loopdev_busy(const char *dev)
 	return false;
 }
 
+struct detach_call {
+	int fsync_err;		/* out */
+};
+
+/* in the helper, fds[0] the loop device: flush and unbind; the helper's
+ * close after this is the last one (handed off) */
+static int detach_child(void *p, const int *fds)
+{
+	struct detach_call *c = p;
+
+	/* durable first: the loop driver's flush reaches us as FSYNC */
+	if (fsync(fds[0]) < 0)
+		c->fsync_err = -errno;
+	/*
+	 * The device is cleared on its last close, which writes back its
+	 * page cache and waits for what is in flight, through us: the
+	 * helper's close, not the daemon's.
+	 */
+	if (ioctl(fds[0], LOOP_CLR_FD, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 int loopdev_detach(int loop_fd, const char *dev)
 {
-	/* durable first: the loop driver's flush reaches us as FSYNC */
-	if (fsync(loop_fd) < 0)
-		log_warn("%s: flush before detach: %s", dev, strerror(errno));
-	if (ioctl(loop_fd, LOOP_CLR_FD, 0) < 0) {
-		int err = -errno;
+	struct detach_call c = { 0 };
+	int err;
 
-		log_error("%s: LOOP_CLR_FD: %s", dev, strerror(errno));
+	/* loop_fd passes to the helper, which closes it */
+	err = selfcall(detach_child, &c, sizeof(c), &loop_fd, 1, loop_fd);
+	if (c.fsync_err)
+		log_warn("%s: flush before detach: %s", dev,
+			 strerror(-c.fsync_err));
+	if (err == -ECHILD) {
+		log_error("%s: the helper process that unbinds the device "
+			  "died",
+			  dev);
 		return err;
 	}
-	close(loop_fd);
+	if (err < 0) {
+		log_error("%s: LOOP_CLR_FD: %s", dev, strerror(-err));
+		return err;
+	}
 	return 0;
 }

@@ -559,6 +559,9 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (ret < 0)
 		return 1;
 	d->srv.nr_exports = 1;
+	/* the backend may know better: a snapshot is never written */
+	d->exp.read_only = d->exp.read_only || d->exp.be->read_only;
+	d->att.read_only = d->exp.read_only;
 	d->att.size = d->exp.be->size;
 	if (d->att.size % ao->sector_size) {
 		log_error("%s: its size, %llu bytes, is not a multiple of the "

@@ -36,12 +36,21 @@ struct find {
 	char image[PATH_MAX];
 	struct attachment found;
 	int n;
+	struct attachment device;	/* the one whose device is dev */
+	int n_device;
+	struct attachment upper;	/* one whose image is dev */
 };
 
 static int match(const struct attachment *a, void *arg)
 {
 	struct find *f = arg;
 
+	if (!strcmp(a->device, f->dev)) {
+		f->device = *a;
+		f->n_device++;
+	} else if (!strcmp(a->image, f->dev) || !strcmp(a->image, f->image)) {
+		f->upper = *a;
+	}
 	if (!strcmp(a->device, f->dev) || !strcmp(a->image, f->image) ||
 	    !strcmp(a->image, f->dev)) {
 		f->found = *a;
@@ -69,6 +78,21 @@ int detach_main(int argc, char **argv)
 	if (!realpath(argv[1], f.image))
 		snprintf(f.image, sizeof(f.image), "%s", argv[1]);
 	attachment_each(match, &f);
+	/*
+	 * A device named is that device, even when it is also the image of
+	 * another attachment (one attach stacked on another); but while that
+	 * one lives, it stays: unbinding it would fail the upper's I/O.
+	 */
+	if (f.n_device == 1 && f.n > 1) {
+		if (attachment_alive(&f.upper)) {
+			log_error("detach: %s is the image of %s (pid %d): "
+				  "detach that first",
+				  argv[1], f.upper.device, f.upper.pid);
+			return 1;
+		}
+		f.found = f.device;
+		f.n = 1;
+	}
 	if (f.n == 0) {
 		log_error("detach: %s: not attached by lloop (see 'lloop "
 			  "list')",

@@ -42,6 +42,7 @@
  * mlockall would pin in every lloop that never serves an rbd: image.
  */
 #define RBD_FUNCS(X) \
+	X(rados_get_instance_id) \
 	X(rados_conf_parse_env) \
 	X(rados_conf_read_file) \
 	X(rados_conf_set) \
@@ -256,49 +257,65 @@ static int open_image(struct rbd *r, const char *pool, const char *name,
 	return ret;
 }
 
-/* "v2:127.0.0.1:6800/123" and "127.0.0.1:6800/123" name one client */
-static const char *bare_addr(const char *a)
-{
-	if (!strncmp(a, "v1:", 3) || !strncmp(a, "v2:", 3))
-		return a + 3;
-	return a;
-}
-
 /*
- * Whether the client at addr still watches the image.  A client that
- * died keeps its lock until a new one breaks it, but its watch lapses
- * (osd_client_watch_timeout, 30 s by default): then it is gone.
+ * Another client with the image open for writing: a read-write open
+ * registers a watch on the image's header, a read-only one (a snapshot,
+ * --read-only) does not.  A client that died keeps its watch until it
+ * lapses (osd_client_watch_timeout, 30 s by default).  0: none; 1: one,
+ * named in who; -errno: cannot tell.
  */
-static bool watching(struct rbd *r, const char *addr)
+static int other_writer(struct rbd *r, char *who, size_t len)
 {
+	uint64_t self = L.rados_get_instance_id(r->cluster);
 	rbd_image_watcher_t w[16];
 	size_t n = 16;
-	bool found = false;
+	int ret, found = 0;
 
-	if (L.rbd_watchers_list(r->image, w, &n) < 0)
-		return true;	/* cannot tell: assume alive */
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(bare_addr(w[i].addr), bare_addr(addr)))
-			found = true;
+	ret = L.rbd_watchers_list(r->image, w, &n);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n && !found; i++) {
+		if ((uint64_t)w[i].id == self)
+			continue;
+		snprintf(who, len, "client.%lld at %s", (long long)w[i].id,
+			 w[i].addr);
+		found = 1;
+	}
 	L.rbd_watchers_list_cleanup(w, n);
 	return found;
 }
 
 /*
  * Two writers on one image corrupt whatever file system is on it.  A
- * read-write open is refused while a live client holds the image's lock
- * (it is writing); a dead holder's lock is taken over.  With --exclusive,
- * lloop takes the lock now and keeps it, so that a later writer is
- * refused instead of being handed the lock on its first write.
+ * read-write open is refused while another client has the image open for
+ * writing (lloop, rbd-nbd, qemu); read-only ones never conflict.  With
+ * --exclusive, lloop also takes the image's lock now and keeps it, so
+ * that a writer that comes later is refused instead of being handed the
+ * lock on its first write.  The lock of a client that died is taken
+ * over.
  */
 static int claim_image(struct rbd *r, const struct backend_opts *o)
 {
 	rbd_lock_mode_t mode;
-	char *owners[4];
+	char *owners[4], who[128];
 	size_t n = 4;
 	uint64_t features = 0;
 	int ret;
 
+	ret = other_writer(r, who, sizeof(who));
+	if (ret < 0) {
+		log_error("%s: cannot list the image's watchers: %s", r->spec,
+			  strerror(-ret));
+		return ret;
+	}
+	if (ret > 0) {
+		log_error("%s: another client has the image open for writing "
+			  "(%s): serve it --read-only, or stop that writer "
+			  "(one that died lets go when its watch lapses, "
+			  "osd_client_watch_timeout: 30 s by default)",
+			  r->spec, who);
+		return -EBUSY;
+	}
 	L.rbd_get_features(r->image, &features);
 	if (!(features & RBD_FEATURE_EXCLUSIVE_LOCK)) {
 		if (!o->exclusive)
@@ -308,23 +325,11 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 			  "exclusive-lock')", r->spec);
 		return -EINVAL;
 	}
-	ret = L.rbd_lock_get_owners(r->image, &mode, owners, &n);
-	if (ret == 0 && n > 0) {
-		bool alive = watching(r, owners[0]);
-
-		if (alive)
-			log_error("%s: another client holds the image's lock "
-				  "(%s): it is being written; serve it "
-				  "--read-only, or stop that writer (one that "
-				  "died lets go when its watch lapses: "
-				  "osd_client_watch_timeout, 30 s by default)",
-				  r->spec, owners[0]);
-		else
-			log_info("%s: the lock holder %s is gone: taking the "
-				 "image over", r->spec, owners[0]);
+	/* no other writer, so a holder of the lock is gone */
+	if (L.rbd_lock_get_owners(r->image, &mode, owners, &n) == 0 && n) {
+		log_info("%s: the lock holder %s is gone: taking the image "
+			 "over", r->spec, owners[0]);
 		L.rbd_lock_get_owners_cleanup(owners, n);
-		if (alive)
-			return -EBUSY;
 	}
 	if (!o->exclusive)
 		return 0;

@@ -86,7 +86,7 @@ attach "rbd:$P/vm" "${AS[@]}" --exclusive
 first=$ATTACH_DEV
 attach_try "rbd:$P/vm" "${AS[@]}"
 [ "$ATTACH_RC" != 0 ] || fail "a second read-write attach of an --exclusive image worked ($ATTACH_DEV)"
-grep -q "another client holds the image's lock" "$ATTACH_ERR" ||
+grep -q "another client has the image open for writing" "$ATTACH_ERR" ||
 	fail "the second attach does not say why: $(cat "$ATTACH_ERR")"
 log "second attach refused: $(grep -m1 error "$ATTACH_ERR")"
 detach "$first"

@@ -151,23 +151,42 @@ grep -q 'a snapshot: served read-only' "$SERVER_LOG" || fail "no log line for th
 log "snapshot: read-only, writes refused, reads what was imported"
 stop_server
 
-# ---- locks: --exclusive holds the image; a second writer is refused ----
-start_server "${AS[@]}" --exclusive "rbd:$P/fio"
+# ---- two writers: refused; --exclusive keeps other writers out ----
+# second_writer WHAT [OPTIONS]: a read-write lloop on the image fails with
+# one line saying why
+second_writer() {
+	local what=$1 rc=0 port
+	shift
+	port=$(free_port)
+	timeout 60 "$LLOOP" serve "${AS[@]}" --listen "tcp://127.0.0.1:$port" "$@" \
+		"rbd:$P/fio" >"$T/second.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || fail "$what: a second read-write lloop: exit $rc: $(cat "$T/second.out")"
+	grep -q "another client has the image open for writing" "$T/second.out" ||
+		fail "$what: the second writer's error does not say why: $(cat "$T/second.out")"
+	[ "$(grep -c . "$T/second.out")" = 1 ] || fail "$what: not one line: $(cat "$T/second.out")"
+	log "$what: $(cat "$T/second.out")"
+}
+# without --exclusive: a writer that has not written yet still counts
+start_server "${AS[@]}" "rbd:$P/fio"
 first=$SERVER_PID
 SERVER_PID=
-port=$(free_port)
+second_writer "beside a plain writer"
+second_writer "beside a plain writer, with --exclusive" --exclusive
+SERVER_PID=$first
+stop_server
+# --exclusive: the lock is lloop's from the start, and stays
+start_server "${AS[@]}" --exclusive "rbd:$P/fio"
+first=$SERVER_PID
+rbd lock ls "$P/fio" | grep -q "auto" || fail "--exclusive: no lock on the image: $(rbd lock ls "$P/fio")"
+SERVER_PID=
+second_writer "beside an --exclusive writer"
+# a writer that is not lloop (the rbd tool) is refused too
 rc=0
-"$LLOOP" serve "${AS[@]}" --listen "tcp://127.0.0.1:$port" "rbd:$P/fio" \
-	>"$T/second.out" 2>&1 || rc=$?
-[ "$rc" != 0 ] || fail "a second read-write lloop on a held image started"
-grep -q "another client holds the image's lock" "$T/second.out" ||
-	fail "the second writer's error does not say why: $(cat "$T/second.out")"
-[ "$(grep -c . "$T/second.out")" -le 2 ] || fail "more than one error line: $(cat "$T/second.out")"
-rc=0
-timeout 60 "$LLOOP" serve "${AS[@]}" --exclusive --listen "tcp://127.0.0.1:$port" \
-	"rbd:$P/fio" >"$T/third.out" 2>&1 || rc=$?
-[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "a second --exclusive lloop started (rc $rc)"
-log "a second writer is refused: $(head -n 1 "$T/second.out")"
+timeout 60 rbd bench --io-type write --io-size 4K --io-total 64K "$P/fio" \
+	>"$T/bench.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] ||
+	fail "rbd bench wrote to an image lloop holds with --exclusive (rc $rc): $(tail -n 3 "$T/bench.out")"
+log "rbd bench --io-type write refused beside --exclusive (exit $rc)"
 # a reader is fine beside the writer
 start_server "${AS[@]}" --read-only "rbd:$P/fio"
 nbdinfo "$SERVER_URI" | grep -q 'is_read_only: true' || fail "the reader is not read-only"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lloop-test: alone (it sets and restores the fuse module's enable_uring)
 # --fuse-uring: FUSE over io_uring.  With the io_uring engine: lloop sets
 # the fuse module's enable_uring (N -> Y) and says so; the daemon says
 # requests come through the ring, and the ring's completion count

@@ -44,7 +44,7 @@ from blockrec import BS, Records  # noqa: E402
 DEPTH = 32
 SIZES = (1, 1, 2, 4, 8, 16, 32, 64)  # blocks
 REC = Records(b"LLCRASH!")
-payload, parse = REC.payload, REC.parse
+payload = REC.payload
 
 
 # ---- the writer ----
@@ -174,50 +174,7 @@ def check(sock, state, all_acked, journals):
     chunk = 2 << 20
     image = b"".join(c.read(off, min(chunk, c.size - off)) for off in range(0, c.size, chunk))
     c.disconnect()
-    bad = []
-    counts = {"durable ok": 0, "newer than durable": 0, "not durable, written": 0,
-              "not durable, as before": 0, "untouched": 0, "torn (no durable write)": 0,
-              "acknowledged but not there (allowed)": 0}
-    new_state = {}
-    for b in range(nblocks):
-        got = parse(b, image[b * BS:(b + 1) * BS])
-        before = state.get(b, 0)  # -1: torn before
-        ws = writes_to.get(b, [])
-        new_state[b] = got if isinstance(got, int) else -1
-        if not ws:
-            if got == before or (before == -1 and isinstance(got, str)):
-                counts["untouched"] += 1
-            else:
-                bad.append("block %d: not written this round, holds %r, held %#x"
-                           % (b, got, before))
-            continue
-        last_durable = max((i for i, w in enumerate(ws) if w in durable), default=-1)
-        last_acked = max((i for i, w in enumerate(ws) if w in acked), default=-1)
-        if isinstance(got, str):
-            if last_durable >= 0:
-                bad.append("block %d: %s; write %#x was durable" % (b, got, ws[last_durable]))
-            else:
-                counts["torn (no durable write)"] += 1
-            continue
-        allowed = ws[last_durable:] if last_durable >= 0 else [before] + ws
-        if got not in allowed:
-            if got in ws:
-                bad.append("block %d: holds write %#x, older than durable write %#x"
-                           % (b, got, ws[last_durable]))
-            elif got == before:
-                bad.append("block %d: holds what it held before, durable write %#x lost"
-                           % (b, ws[last_durable]))
-            else:
-                bad.append("block %d: holds %#x, neither its old content nor a write "
-                           "sent to it" % (b, got))
-            continue
-        pos = ws.index(got) if got in ws else -1  # -1: the old content
-        if pos < last_acked:
-            counts["acknowledged but not there (allowed)"] += 1
-        if last_durable >= 0:
-            counts["durable ok" if pos == last_durable else "newer than durable"] += 1
-        else:
-            counts["not durable, as before" if pos < 0 else "not durable, written"] += 1
+    counts, bad, new_state = REC.judge(image, state, writes_to, durable, acked)
     print("    check: %d blocks; %d writes durable, %d acknowledged; %s" % (
         nblocks, len(durable), len(acked),
         ", ".join("%s %d" % kv for kv in counts.items() if kv[1])), flush=True)

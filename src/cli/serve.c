@@ -546,13 +546,18 @@ int serve_main(int argc, char **argv)
 		 memsafe.io_flusher ? "yes" : "no", memsafe.oom_score_adj);
 	if (so.pidfile && write_pidfile(so.pidfile) < 0)
 		goto stop;
+	/*
+	 * systemd first, then the parent of --daemon: once the command
+	 * returns, all start-up has to say (a bad NOTIFY_SOCKET) is said,
+	 * as attach does.
+	 */
+	notify_ready(NULL);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "R", 1) != 1)
 			goto stop;
 		close(ready_fd);
 		ready_fd = -1;
 	}
-	notify_ready(NULL);
 
 	sigwait(&set, &sig);
 	notify_stopping();

@@ -9,20 +9,23 @@
 # 'make vm-swap' (LLOOP_VM_SWAP=1) adds, for the record (docs/swap.md),
 # runs whose outcome is printed, not judged: the kernel nbd and FUSE +
 # loop frontends (on Linux 6.12 they hang in allocations the kernel makes
-# on lloop's behalf), the kernel's own loop driver, and ublk without
-# lloop's protections.
+# on lloop's behalf), the kernel's own loop driver, the FUSE passthrough
+# path and the kernel's loop with direct I/O on an image file on ext4
+# (both hang in the kernel's bio mempool), and ublk without lloop's
+# protections.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 describe "swap on lloop (ublk) under 3x memory pressure, in a guest"
 vm_setup
-vm_initramfs swap.sh nbd loop ublk_drv virtio_blk
+VM_PROGS="mke2fs losetup" vm_initramfs swap.sh nbd loop ublk_drv virtio_blk \
+	crc32c_generic ext4
 HOG=${LLOOP_VM_HOG_MIB:-192}
 HOGS=${LLOOP_VM_HOGS:-4}
 rc=0
-# swap_boot FRONTEND PROTECT WATCHDOG_S: one guest on a fresh 1 GiB disk
+# swap_boot FRONTEND PROTECT WATCHDOG_S: one guest on a fresh 2 GiB disk
 swap_boot() {
 	truncate -s 0 "$T/disk.img"
-	truncate -s 1G "$T/disk.img"
+	truncate -s 2G "$T/disk.img"
 	VM_APPEND="lloop_frontend=$1 lloop_protect=$2 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=$3" \
 		vm_boot 256 $(($3 + 60)) -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"
 }
@@ -43,7 +46,7 @@ outcome() {
 	grep '^# RESULT' "$VM_CONSOLE.txt" || :
 }
 if [ "${LLOOP_VM_SWAP:-0}" = 1 ]; then
-	for fe in nbd fuse kloop; do
+	for fe in nbd fuse kloop fusefile kloopfile; do
 		log "for the record: the $fe frontend"
 		r=0
 		swap_boot "$fe" 1 420 || r=$?

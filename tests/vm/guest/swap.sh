@@ -1,5 +1,8 @@
 # Swap on a lloop device under memory pressure.  From the kernel command
-# line: lloop_frontend=nbd|fuse|ublk|kloop (the kernel's loop, for reference), lloop_protect=1|0 (0: --no-mlock,
+# line: lloop_frontend=nbd|fuse|ublk|kloop (the kernel's loop, for
+# reference), or fusefile|kloopfile (the same two on an image file on ext4
+# on the disk: lloop with FUSE passthrough, the kernel's loop with direct
+# I/O), lloop_protect=1|0 (0: --no-mlock,
 # oom_score_adj 0, no IO_FLUSHER), lloop_hog=MIB per hog, lloop_hogs=N hogs,
 # lloop_watchdog=SECONDS.
 . /bin/tap.sh
@@ -16,23 +19,42 @@ elif [ "$FRONTEND" = ublk ]; then
 else
 	opts="--frontend fuse --buffer-memory 64M"
 fi
+# the swap image: the disk itself, or a file written out in full on ext4
+# (no unwritten extent left for a swap write to convert)
+IMG=/dev/vda
+case $FRONTEND in
+*file)
+	/usr/bin/mke2fs -q -F -t ext4 /dev/vda && mkdir -p /mnt/a &&
+		mount -t ext4 /dev/vda /mnt/a &&
+		dd if=/dev/zero of=/mnt/a/swap.img bs=1M count=1024 conv=fsync 2>/dev/null &&
+		echo 3 >/proc/sys/vm/drop_caches || diag "could not make the image file"
+	IMG=/mnt/a/swap.img
+	FRONTEND=${FRONTEND%file}
+	;;
+esac
 if [ "$PROTECT" = 0 ]; then
 	opts="$opts --no-mlock --oom-score-adj 0"
 	export LLOOP_NO_IO_FLUSHER=1
 fi
 if [ "$FRONTEND" = kloop ]; then
 	# the reference: the kernel's own loop driver on the same disk
-	dev=$(losetup -f)
-	losetup "$dev" /dev/vda
-	check "the kernel loop driver on /dev/vda: $dev" test -b "$dev"
+	if [ "$IMG" = /dev/vda ]; then
+		dev=$(losetup -f)
+		losetup "$dev" /dev/vda
+	else
+		dev=$(/usr/bin/losetup --direct-io=on --show -f "$IMG")
+		diag "$(/usr/bin/losetup -l "$dev")"
+	fi
+	check "the kernel loop driver on $IMG: $dev" test -b "$dev"
 	pid=1
 else
-	diag "lloop attach $opts /dev/vda"
-	dev=$(lloop attach $opts /dev/vda 2>/tmp/attach.err)
+	diag "lloop attach $opts $IMG"
+	dev=$(lloop attach $opts "$IMG" 2>/tmp/attach.err)
 	sed 's/^/# /' /tmp/attach.err
 	unset LLOOP_NO_IO_FLUSHER
 	check "attach ($FRONTEND, protect=$PROTECT) gives $dev" test -b "$dev"
 	pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+	lloop list | sed 's/^/# /'
 	diag "daemon $pid: $(grep -E 'VmLck|VmRSS' /proc/$pid/status | tr -s ' \t\n' ' '), oom_score_adj $(cat /proc/$pid/oom_score_adj)"
 fi
 check "mkswap and swapon $dev" sh -c "mkswap $dev >/dev/null && swapon $dev"
@@ -68,4 +90,4 @@ else
 	check "swapoff and detach" lloop detach "$dev"
 fi
 watchdog_stop
-echo "# RESULT frontend=$FRONTEND protect=$PROTECT hog=${HOGS}x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"
+echo "# RESULT frontend=$FRONTEND image=$IMG protect=$PROTECT hog=${HOGS}x${HOG}MiB seconds=$secs pswpout=$((out1 - out0)) pswpin=$((in1 - in0)) bad=$bad"

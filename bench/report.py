@@ -364,6 +364,8 @@ def cmd_final(args):
             run["fio_cpu_per_unit"] = per_unit(job, c, run)
             run["other_cpu_per_unit"] = per_unit(job, other, run)
             run["host_cpu_per_unit"] = per_unit(job, h, run)
+            if run.get("fio_usr_pct") is not None:
+                run["fio_cores"] = (run["fio_usr_pct"] + run["fio_sys_pct"]) / 100
         runs.append(run)
 
     skipped = [{"server": r[0], "reason": r[1] if len(r) > 1 else ""}
@@ -376,7 +378,7 @@ def cmd_final(args):
 
     figures = ["iops", "mbps", "p50_us", "p99_us", "server_cpu_per_unit",
                "fio_cpu_per_unit", "cluster_cpu_per_unit",
-               "other_cpu_per_unit", "host_cpu_per_unit"]
+               "other_cpu_per_unit", "host_cpu_per_unit", "fio_cores"]
     summary = {}
     for job in jobs:
         summary[job] = {}
@@ -631,6 +633,21 @@ def tls_section(w, config, mach, jobs, servers, summary, ratios, plot):
     w("")
     w("CPU columns: seconds per GiB for the 1 MiB jobs, per million I/Os "
       "for the 4k job.")
+    # fio's nbd engine runs a job on one thread, TLS included: near 1.0
+    # the client, not the server, sets the pace
+    cores = []
+    for job in jobs:
+        got = ["%s %s" % (SERVER_LABEL[srv],
+                          fmt(summary[job][srv]["fio_cores"]["median"], 2))
+               for srv in servers
+               if summary[job].get(srv, {}).get("fio_cores")]
+        if got:
+            cores.append("%s: %s" % (JOB_LABEL[job], ", ".join(got)))
+    if cores:
+        w("")
+        w("fio's own CPU, in cores (its usr+sys over the run; the nbd engine "
+          "runs a job on one thread, TLS included, so near 1.0 the client "
+          "sets the pace, not the server): " + "; ".join(cores) + ".")
     fr = [r for r in ratios if r["job"] in jobs and r["lloop"] == "lloop-tls"]
     if fr:
         w("")

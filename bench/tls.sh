@@ -136,33 +136,45 @@ tls_cipher() {
 	note "$1" "TLS cipher ${line#using TLS: cipher } (as libnbd says)"
 }
 
+# tls_spawn NAME CMD...: start the server CMD in the background, logging
+# to $W/NAME.log, until it writes $W/NAME.pid; @PORT@ in CMD stands for a
+# free port of 127.0.0.1, a new one on each of 3 tries, since another
+# process may take it between tls_port and bind.  Sets TLS_PID and TLS_PORT.
+tls_spawn() {
+	local name=$1 log="$W/$1.log" pf="$W/$1.pid" port pid a _
+	local cmd=()
+	shift
+	for _ in 1 2 3; do
+		port=$(tls_port) || return 1
+		cmd=()
+		for a in "$@"; do cmd+=("${a//@PORT@/$port}"); done
+		rm -f "$pf"
+		"${cmd[@]}" 2>>"$log" &
+		pid=$!
+		own_pid "$pid"
+		if wait_for 20 "$pid" file_ready "$pf"; then
+			TLS_PID=$pid TLS_PORT=$port
+			return 0
+		fi
+		stop_pid "$pid"
+		tail -n 2 "$log" | grep -qi 'in use' || break
+	done
+	echo "bench: $name did not start:" >&2
+	logtail "$log"
+	return 1
+}
+
 # tls_lloop NAME LLOOP-OPTIONS...: lloop serve on TCP 127.0.0.1
 tls_lloop() {
-	local name=$1 log="$W/$1.log" pf="$W/$1.pid" extra=() port pid _
+	local name=$1 extra=()
 	shift
 	tls_material || return 1
 	[ "$pin" = 1 ] && extra+=(--threads 1)
-	for _ in 1 2 3; do
-		port=$(tls_port) || return 1
-		rm -f "$pf"
-		"${PIN_SRV[@]}" "$LLOOP" serve --listen "tcp://127.0.0.1:$port" \
-			--control "$W/$name.ctl" --pidfile "$pf" "$@" \
-			"${extra[@]}" "$FILE" 2>>"$log" &
-		pid=$!
-		own_pid "$pid"
-		wait_for 20 "$pid" file_ready "$pf" && break
-		stop_pid "$pid"
-		pid=
-		# another process took the port between tls_port and bind
-		tail -n 2 "$log" | grep -qi 'in use' || break
-	done
-	if [ -z "$pid" ]; then
-		echo "bench: lloop serve ($name) did not start:" >&2; logtail "$log"
-		return 1
-	fi
-	SRV_PIDS=("$pid") TKIND=nbd FIO_WRAP=("${TLS_WRAP[@]}")
-	note "$name" "$(grep -m1 -o 'engine [^,]*, [0-9]* workers\?' "$log")"
-	TLS_PORT=$port
+	tls_spawn "$name" "${PIN_SRV[@]}" "$LLOOP" serve \
+		--listen "tcp://127.0.0.1:@PORT@" --control "$W/$name.ctl" \
+		--pidfile "$W/$name.pid" "$@" "${extra[@]}" "$FILE" || return 1
+	SRV_PIDS=("$TLS_PID") TKIND=nbd FIO_WRAP=("${TLS_WRAP[@]}")
+	note "$name" "$(grep -m1 -o 'engine [^,]*, [0-9]* workers\?' "$W/$name.log")"
 }
 
 start_lloop-tls() {
@@ -181,26 +193,12 @@ start_lloop-tcp() {
 stop_lloop-tcp() { stop_pid "${SRV_PIDS[0]}" 30; }
 
 start_nbdkit-tls() {
-	local log="$W/nbdkit-tls.log" pf="$W/nbdkit-tls.pid" port pid _
 	tls_material || return 1
-	for _ in 1 2 3; do
-		port=$(tls_port) || return 1
-		rm -f "$pf"
-		"${PIN_SRV[@]}" nbdkit -f --exit-with-parent -i 127.0.0.1 -p "$port" \
-			-P "$pf" --tls=require --tls-certificates="$TLS_DIR/server" \
-			file "file=$FILE" cache=none fadvise=random 2>>"$log" &
-		pid=$!
-		own_pid "$pid"
-		wait_for 20 "$pid" file_ready "$pf" && break
-		stop_pid "$pid"
-		pid=
-		tail -n 2 "$log" | grep -qi 'in use' || break
-	done
-	if [ -z "$pid" ]; then
-		echo "bench: nbdkit --tls did not start:" >&2; logtail "$log"
-		return 1
-	fi
-	TARGET="nbds://127.0.0.1:$port/" TKIND=nbd SRV_PIDS=("$pid")
+	tls_spawn nbdkit-tls "${PIN_SRV[@]}" nbdkit -f --exit-with-parent \
+		-i 127.0.0.1 -p @PORT@ -P "$W/nbdkit-tls.pid" --tls=require \
+		--tls-certificates="$TLS_DIR/server" \
+		file "file=$FILE" cache=none fadvise=random || return 1
+	TARGET="nbds://127.0.0.1:$TLS_PORT/" TKIND=nbd SRV_PIDS=("$TLS_PID")
 	FIO_WRAP=("${TLS_WRAP[@]}")
 	tls_cipher nbdkit-tls "$TARGET"
 }

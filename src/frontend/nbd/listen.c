@@ -143,7 +143,7 @@ int nbd_frontend_init(struct server *srv, const struct nbd_frontend_opts *o)
 	fe->bufs = mmap(NULL, bufs, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (fe->tls)
-		fe->tls_bufs = mmap(NULL, (size_t)n * 2 * TLS_BUF,
+		fe->tls_bufs = mmap(NULL, (size_t)n * TLS_SLOT,
 				    PROT_READ | PROT_WRITE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
 				    -1, 0);
@@ -344,7 +344,7 @@ void nbd_frontend_fini(struct server *srv)
 		munmap(fe->bufs, (size_t)fe->nr_conns *
 					 (NBD_OPT_MAX + NBD_HS_OUT));
 	if (fe->tls_bufs)
-		munmap(fe->tls_bufs, (size_t)fe->nr_conns * 2 * TLS_BUF);
+		munmap(fe->tls_bufs, (size_t)fe->nr_conns * TLS_SLOT);
 	tls_server_fini(fe->tls);
 	free(fe->listeners);
 	free(fe->conns);

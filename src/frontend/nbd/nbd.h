@@ -106,7 +106,7 @@ struct nbd_frontend {
 	struct nbd_frontend_opts o;
 	struct tls_server *tls;		/* NULL: --tls=off */
 	enum tls_mode tls_mode;
-	uint8_t *tls_bufs;		/* 2 * TLS_BUF per slot */
+	uint8_t *tls_bufs;		/* TLS_SLOT per slot */
 	struct task start;	/* posted to worker 0 */
 	pthread_mutex_t lock;	/* the free slots */
 	struct nbd_conn *conns;

@@ -524,8 +524,9 @@ void tls_start(struct nbd_conn *c, void (*after)(struct nbd_conn *c))
 	struct nbd_tls *t = &c->tls;
 	int ret;
 
-	t->in = fe->tls_bufs + (size_t)c->slot * 2 * TLS_BUF;
+	t->in = fe->tls_bufs + (size_t)c->slot * TLS_SLOT;
 	t->out = t->in + TLS_BUF;
+	t->stage = t->out + TLS_BUF;
 	t->after = after;
 	ret = tls_session_new(c);
 	if (ret < 0) {
@@ -625,15 +626,26 @@ static void tx_sent(struct op *op, int res)
 	conn_tx_done(c, t->pt);
 }
 
-/* plaintext into records while a whole record still fits in out */
+/*
+ * Plaintext into records while a whole record still fits in out.  Each
+ * record is as full as the plaintext allows: a reply's header, its data
+ * and the next replies go out together, as they would on a socket,
+ * instead of a record per piece (a 4k read would be two records, each
+ * sealed here and opened by the client).  A piece that fills a record on
+ * its own is sealed where it lies; smaller ones are gathered in stage.
+ */
 static int tls_seal(struct nbd_conn *c, const struct iovec *iov, int cnt)
 {
 	struct nbd_tls *t = &c->tls;
 	gnutls_session_t s = t->session;
-	size_t room = 16384 + gnutls_record_overhead_size(s) + 256;
-	size_t skip = 0;
+	size_t rec = gnutls_record_get_max_size(s);
+	size_t room, skip = 0, off = 0;
+	int i = 0;
 	ssize_t r;
 
+	if (rec > TLS_REC)
+		rec = TLS_REC;
+	room = rec + gnutls_record_overhead_size(s) + 256;
 	t->pt = 0;
 	if (t->held) {
 		/* GnuTLS kept a record it could not push: push it now */
@@ -644,31 +656,54 @@ static int tls_seal(struct nbd_conn *c, const struct iovec *iov, int cnt)
 		skip = r;
 		t->held = 0;
 	}
-	for (int i = 0; i < cnt; i++) {
-		const uint8_t *p = iov[i].iov_base;
-		size_t len = iov[i].iov_len;
+	/* the cursor (i, off): the first byte not yet sealed */
+	for (; i < cnt && skip >= iov[i].iov_len; i++)
+		skip -= iov[i].iov_len;
+	off = skip;
+	while (i < cnt && TLS_BUF - t->out_end >= room) {
+		const uint8_t *p;
+		size_t len;
 
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		p += skip;
-		len -= skip;
-		skip = 0;
-		while (len && TLS_BUF - t->out_end >= room) {
-			r = gnutls_record_send(s, p, len > 16384 ? 16384 : len);
-			if (r == GNUTLS_E_AGAIN) {
-				t->held = len > 16384 ? 16384 : len;
-				return 0;
+		if (iov[i].iov_len - off >= rec) {
+			p = (const uint8_t *)iov[i].iov_base + off;
+			len = rec;
+			off += rec;
+		} else {
+			len = 0;
+			while (i < cnt && len < rec) {
+				size_t n = iov[i].iov_len - off;
+
+				if (n > rec - len)
+					n = rec - len;
+				memcpy(t->stage + len,
+				       (const uint8_t *)iov[i].iov_base + off, n);
+				len += n;
+				off += n;
+				if (off < iov[i].iov_len)
+					break;
+				i++;
+				off = 0;
 			}
-			if (r < 0)
-				return r;
-			t->pt += r;
-			p += r;
-			len -= r;
+			if (!len)
+				break;
+			p = t->stage;
 		}
-		if (len)
-			break;
+		if (i < cnt && off == iov[i].iov_len) {
+			i++;
+			off = 0;
+		}
+		r = gnutls_record_send(s, p, len);
+		if (r == GNUTLS_E_AGAIN) {
+			/* sealed and kept: sent by the next call, not again */
+			t->held = len;
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		t->pt += r;
+		/* a shorter record: conn.c offers the rest again */
+		if ((size_t)r < len)
+			return 0;
 	}
 	return 0;
 }

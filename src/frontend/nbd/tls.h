@@ -27,6 +27,10 @@ struct tls_options {
 
 /* ciphertext buffered per direction: room for a few full records */
 #define TLS_BUF (64 * 1024)
+/* the most plaintext one record carries (RFC 8446 5.1) */
+#define TLS_REC (16 * 1024)
+/* per connection slot: in, out, and a record's plaintext being gathered */
+#define TLS_SLOT (2 * TLS_BUF + TLS_REC)
 
 struct nbd_conn;
 struct tls_server;
@@ -37,6 +41,7 @@ struct nbd_tls {
 	bool hs_done;		/* gnutls_handshake said so */
 	bool active;		/* handshake flushed: records only */
 	uint8_t *in, *out;	/* TLS_BUF each, from the slot */
+	uint8_t *stage;		/* TLS_REC: small pieces made one record */
 	uint32_t in_pos, in_end;
 	uint32_t out_pos, out_end;
 	size_t pt;		/* plaintext that out's ciphertext carries */

@@ -762,10 +762,10 @@ void nbd_fz_init_opts(const struct nbd_frontend_opts *o,
 	fe->bufs = malloc(NBD_OPT_MAX + NBD_HS_OUT);
 	if (!fe->bufs)
 		fz_fail("out of memory");
-	/* the same for the TLS buffers, tls.in and tls.out */
+	/* the same for the TLS buffers: tls.in, tls.out and tls.stage */
 	if (fe->tls_bufs) {
-		munmap(fe->tls_bufs, 2 * TLS_BUF);
-		fe->tls_bufs = malloc(2 * TLS_BUF);
+		munmap(fe->tls_bufs, TLS_SLOT);
+		fe->tls_bufs = malloc(TLS_SLOT);
 		if (!fe->tls_bufs)
 			fz_fail("out of memory");
 	}

@@ -92,6 +92,9 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # /usr/lib/systemd/system for PREFIX=/usr; systemd also reads
 # /usr/local/lib/systemd/system, so the default works too
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# the generator that orders lloop-attach@NAME after its image's file
+# system; systemd runs those of /usr/lib and /usr/local/lib alike
+GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR ?= /etc
 else
@@ -102,6 +105,7 @@ INSTALL ?= install
 # systemd/NAME.service.in -> NAME.service, whichever units exist
 UNITS_IN := $(wildcard systemd/*.service.in)
 UNITS := $(notdir $(UNITS_IN:.in=))
+GENERATOR_IN := $(wildcard systemd/lloop-generator.in)
 CONF_EXAMPLE := $(wildcard docs/lloop.conf.example)
 
 install: $(BUILD)/lloop.1
@@ -121,6 +125,15 @@ install: $(BUILD)/lloop.1
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$n.tmp; \
 		mv $(DESTDIR)$(UNITDIR)/$$n.tmp $(DESTDIR)$(UNITDIR)/$$n; \
 	done
+	@set -e; for g in $(GENERATOR_IN); do \
+		echo "install $$g -> $(DESTDIR)$(GENERATORDIR)/lloop-generator"; \
+		$(INSTALL) -d $(DESTDIR)$(GENERATORDIR); \
+		sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$g \
+			>$(DESTDIR)$(GENERATORDIR)/lloop-generator.tmp; \
+		chmod 755 $(DESTDIR)$(GENERATORDIR)/lloop-generator.tmp; \
+		mv $(DESTDIR)$(GENERATORDIR)/lloop-generator.tmp \
+			$(DESTDIR)$(GENERATORDIR)/lloop-generator; \
+	done
 	$(if $(CONF_EXAMPLE),$(INSTALL) -Dm644 $(CONF_EXAMPLE) \
 		$(DESTDIR)$(SYSCONFDIR)/lloop/lloop.conf.example)
 
@@ -132,13 +145,14 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/lloop.1
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/lloop
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -f $(DESTDIR)$(GENERATORDIR)/lloop-generator
 	rm -f $(DESTDIR)$(SYSCONFDIR)/lloop/lloop.conf.example
 	@rmdir $(DESTDIR)$(SYSCONFDIR)/lloop 2>/dev/null || :
 	@root=$$(echo '$(DESTDIR)' | sed 's|//*|/|g; s|/$$||'); \
 	[ -n "$$root" ] || exit 0; \
 	for d in $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR) \
-		 $(DESTDIR)$(SYSCONFDIR); do \
+		 $(DESTDIR)$(GENERATORDIR) $(DESTDIR)$(SYSCONFDIR); do \
 		d=$$(echo "$$d" | sed 's|//*|/|g; s|/$$||'); \
 		while [ "$$d" != "$$root" ] && [ "$$d" != / ] && \
 		      [ "$$d" != . ] && rmdir "$$d" 2>/dev/null; do \

@@ -2,7 +2,8 @@
 # lloop-test: engine-independent
 # make install DESTDIR=ROOT PREFIX=/usr puts the binary, the man page, the
 # bash completion, the systemd units (those in systemd/, with @BINDIR@ and
-# @SYSCONFDIR@ filled in) and the example config where a distribution
+# @SYSCONFDIR@ filled in), the systemd generator (executable, reading
+# SYSCONFDIR/lloop) and the example config where a distribution
 # expects them; the installed binary runs and the page renders; then make
 # uninstall with the same DESTDIR and PREFIX leaves ROOT empty.  The same
 # with the default PREFIX (/usr/local, config under /usr/local/etc).
@@ -56,6 +57,16 @@ check_tree() { # ROOT PREFIX SYSCONFDIR
 		fi
 	done
 	log "$n systemd units"
+	local g=$root$prefix/lib/systemd/system-generators/lloop-generator
+	if [ -e "$REPO/systemd/lloop-generator.in" ]; then
+		[ -f "$g" ] || fail "no generator $prefix/lib/systemd/system-generators/lloop-generator"
+		assert_eq "$(stat -c %a "$g")" 755 "mode of the installed generator"
+		assert_eq "$(head -n 1 "$g")" "#!/bin/sh" "the generator's first line"
+		! grep -q '@[A-Z]*@' "$g" || fail "the generator keeps a placeholder: $(grep '@[A-Z]*@' "$g")"
+		grep -qx "CONFDIR=$etc/lloop" "$g" || fail "the generator does not read $etc/lloop"
+		sh -n "$g" || fail "the installed generator is not valid sh"
+		log "the generator, reading $etc/lloop"
+	fi
 	if [ -e "$REPO/docs/lloop.conf.example" ]; then
 		cmp -s "$REPO/docs/lloop.conf.example" "$root$etc/lloop/lloop.conf.example" ||
 			fail "no example config at $etc/lloop/lloop.conf.example"
@@ -67,6 +78,7 @@ check_tree() { # ROOT PREFIX SYSCONFDIR
 		grep -v -e "^\.$prefix/bin/lloop$" -e "^\.$prefix/share/man/man1/lloop\.1$" \
 			-e "^\.$prefix/share/bash-completion/completions/lloop$" \
 			-e "^\.$prefix/lib/systemd/system/lloop-[a-z]*@\.service$" \
+			-e "^\.$prefix/lib/systemd/system-generators/lloop-generator$" \
 			-e "^\.$etc/lloop/lloop\.conf\.example$" || :)
 	[ -z "$other" ] || fail "make install put more there: $other"
 }

@@ -1,32 +1,48 @@
 #!/bin/bash
 # lloop-test: engine-independent
-# The systemd units (systemd/*.service.in) after the substitution that
-# 'make install' makes (@BINDIR@, @SYSCONFDIR@), into a temporary root:
-#  1. systemd-analyze verify accepts both templates and an instance of
-#     each, with nothing to say (no warning either);
+# The systemd units as 'make install DESTDIR=ROOT PREFIX=/usr' installs
+# them (the Makefile's own rule fills in @BINDIR@ and @SYSCONFDIR@):
+#  1. the installed units, with /usr/bin/lloop and /etc/lloop turned into
+#     the binary under test and a config dir of the test's (verify looks
+#     for the binary on this host), next to the host's units: verify
+#     accepts both templates and an instance of each, with nothing to say
+#     (no warning either);
 #  2. the properties the design needs are there: Type=notify, the config
 #     of the instance, attach in the foreground with no default
 #     dependencies and stopped before shutdown;
 #  3. the unit files of docs/diskless.md (blocks that start with
-#     "# /etc/systemd/system/NAME") verify as well, with the templates;
-#  4. the check can fail: with @BINDIR@ pointing nowhere verify refuses.
+#     "# /etc/systemd/system/NAME" or "# /run/systemd/generator/NAME")
+#     verify as well, with the templates;
+#  4. the check can fail: with the binary's path pointing nowhere verify
+#     refuses.
+# The generator's drop-ins are tested in generator.sh.
 # No systemd needs to run: verify loads the units into a manager of its own.
 . "$(dirname "$0")/../interop/lib.sh"
 describe "systemd-analyze verify accepts lloop-serve@ and lloop-attach@"
 need_lloop
-need systemd-analyze sed
-
+need systemd-analyze sed make scdoc install
 BINDIR=$(cd "$(dirname "$LLOOP")" && pwd)
 [ "$(basename "$LLOOP")" = lloop ] || skip "LLOOP=$LLOOP is not named lloop (the units run @BINDIR@/lloop)"
-UNITS=$T/root/lib/systemd/system
+ROOT=$T/root
+UNITS=$T/units
 mkdir -p "$UNITS" "$T/etc/lloop"
 
-# install_units BINDIR: the substituted units into $UNITS
+# make install into $ROOT, the way a package is built: the Makefile's
+# rule, not a copy of it
+make -C "$REPO" --no-print-directory BUILD="$BINDIR" install DESTDIR="$ROOT" \
+	PREFIX=/usr SYSCONFDIR=/etc >"$T/make.log" 2>&1 || {
+	cat "$T/make.log" >&2
+	fail "make install DESTDIR=$ROOT PREFIX=/usr failed"
+}
+INSTALLED=$ROOT/usr/lib/systemd/system
+
+# install_units BINDIR: the installed units into $UNITS, their
+# /usr/bin/lloop made BINDIR/lloop and /etc/lloop the test's $T/etc/lloop
 install_units() {
 	local f
-	for f in "$REPO"/systemd/*.service.in; do
-		sed -e "s|@BINDIR@|$1|g" -e "s|@SYSCONFDIR@|$T/etc|g" "$f" \
-			>"$UNITS/$(basename "$f" .in)"
+	for f in "$INSTALLED"/lloop-*.service; do
+		sed -e "s|/usr/bin/lloop|$1/lloop|g" -e "s|/etc/lloop/|$T/etc/lloop/|g" "$f" \
+			>"$UNITS/$(basename "$f")"
 	done
 }
 
@@ -46,10 +62,13 @@ if [ "$VERIFY_RC" != 0 ]; then
 fi
 rm "$UNITS/lloop-probe.service"
 
-ls "$REPO"/systemd/lloop-serve@.service.in "$REPO"/systemd/lloop-attach@.service.in >/dev/null ||
-	fail "the unit templates are missing"
+ls "$INSTALLED"/lloop-serve@.service "$INSTALLED"/lloop-attach@.service >/dev/null ||
+	fail "make install did not install the units"
+! grep -n '@[A-Z]*@' "$INSTALLED"/*.service || fail "placeholders left after make install"
+grep -q '^ExecStart=/usr/bin/lloop attach .*--config /etc/lloop/%i.conf$' \
+	"$INSTALLED/lloop-attach@.service" || fail "make install did not fill in @BINDIR@ and @SYSCONFDIR@"
+
 install_units "$BINDIR"
-! grep -n '@[A-Z]*@' "$UNITS"/*.service || fail "placeholders left after substitution"
 
 # ---- 1. verify ------------------------------------------------------------
 for u in lloop-serve@.service lloop-attach@.service lloop-serve@vm1.service \
@@ -95,7 +114,7 @@ doc, units, bindir, etc = sys.argv[1:5]
 text = open(doc).read()
 for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
     first = block.split("\n", 1)[0]
-    m = re.match(r"# /etc/systemd/system/(\S+)$", first)
+    m = re.match(r"# /(?:etc/systemd/system|run/systemd/generator)/(\S+)$", first)
     if not m:
         continue
     name = m.group(1)
@@ -109,7 +128,7 @@ for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
     print(name)
 PYEOF
 n=$(wc -l <"$T/doc-units")
-[ "$n" -ge 2 ] || fail "docs/diskless.md has $n unit blocks ('# /etc/systemd/system/NAME'), expected a swap unit and a drop-in"
+[ "$n" -ge 2 ] || fail "docs/diskless.md has $n unit blocks ('# /etc/systemd/system/NAME', '# /run/systemd/generator/NAME'), expected a swap unit and a drop-in"
 mapfile -t docunits < <(grep -v '/' "$T/doc-units")
 verify lloop-attach@swap0.service ${docunits[@]+"${docunits[@]}"}
 [ "$VERIFY_RC" = 0 ] || { cat "$T/verify.out" >&2; fail "the units of docs/diskless.md do not verify"; }

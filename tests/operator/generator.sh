@@ -1,0 +1,252 @@
+#!/bin/bash
+# lloop-test: engine-independent
+# systemd/lloop-generator, as 'make install' installs it (SYSCONFDIR
+# filled in), run the way systemd runs it (NORMAL EARLY LATE dirs) on a
+# config dir and an fstab of the test's (LLOOP_FSTAB) and mount units of
+# the test's (LLOOP_MOUNT_UNIT_PATH):
+#  1. each NAME.conf whose image is a file gets exactly
+#     lloop-attach@NAME.service.d/50-lloop-generator.conf with
+#     RequiresMountsFor= the image's directory, and Before=swap.target
+#     only when no file system on the path is a network one: local xfs,
+#     the root file system (no entry) and a local file system under a path
+#     with a space get it; lustre, nfs with _netdev, xfs with _netdev
+#     alone and a gpfs mount unit do not; memory:, rbd:, a commented image
+#     and a name that is no unit instance get nothing; the config is read
+#     as lloop reads it (spaces, quotes, CR, no final newline), which
+#     lloop attach itself confirms by naming the same image;
+#  2. systemd-analyze verify accepts lloop-attach@NAME with each drop-in,
+#     next to a local mount unit or a Lustre mount unit that comes after a
+#     network service, with nothing to say; the same Lustre drop-in with
+#     Before=swap.target added is an ordering cycle that verify reports:
+#     leaving it out is what keeps the boot whole;
+#  3. the drop-in that docs/diskless.md shows is the generator's output
+#     for the config it shows.
+. "$(dirname "$0")/../interop/lib.sh"
+describe "lloop-generator: RequiresMountsFor= the image's directory, Before=swap.target when local"
+need_lloop
+need make scdoc install sed sh
+BINDIR=$(cd "$(dirname "$LLOOP")" && pwd)
+[ "$(basename "$LLOOP")" = lloop ] || skip "LLOOP=$LLOOP is not a build directory's lloop"
+
+ROOT=$T/root ETC=$T/etc
+mkdir -p "$ETC/lloop" "$T/mountunits"
+make -C "$REPO" --no-print-directory BUILD="$BINDIR" install DESTDIR="$ROOT" \
+	PREFIX=/usr SYSCONFDIR="$ETC" >"$T/make.log" 2>&1 || {
+	cat "$T/make.log" >&2
+	fail "make install DESTDIR=$ROOT PREFIX=/usr SYSCONFDIR=$ETC failed"
+}
+GEN=$ROOT/usr/lib/systemd/system-generators/lloop-generator
+[ -x "$GEN" ] || fail "make install did not install an executable $GEN"
+grep -qx "CONFDIR=$ETC/lloop" "$GEN" || fail "the installed generator does not read $ETC/lloop"
+
+# ---- 1. the drop-ins ---------------------------------------------------------
+cat >"$T/fstab" <<'EOF'
+# /etc/fstab: static file system information.
+# <file system>                 <mount point>  <type>  <options>  <dump> <pass>
+UUID=0a1b2c3d                   /              ext4    errors=remount-ro 0 1
+/dev/sdb1	/data	xfs	defaults	0	2
+10.1.0.1@o2ib:/scratch          /lustre        lustre  flock,noauto,x-systemd.automount 0 0
+nfs1:/export                    /mnt/nfs       nfs     rw,hard,_netdev 0 0
+/dev/disk/by-path/ip-10.1.0.9-iscsi-lun-0 /mnt/iscsi xfs defaults,_netdev 0 0
+/dev/sdc                        none           swap    sw 0 0
+/dev/sdd                        /data/space\040dir ext4 defaults 0 2
+EOF
+printf '[Unit]\nDescription=GPFS\n[Mount]\nWhat=fs1\nWhere=/gpfs\nType=gpfs\n' \
+	>"$T/mountunits/gpfs.mount"
+
+# the images, as written: spaces, quotes, a CR, no final newline
+printf '# swap on the local disk\n  image   =  "/data/swap/node42.img"  \r\nfrontend = ublk\n' \
+	>"$ETC/lloop/local.conf"
+printf '# /etc/lloop/swap0.conf\nimage = /lustre/swap/node42.img\n' >"$ETC/lloop/lustre.conf"
+printf 'image = /mnt/nfs/swap/n42.img\n' >"$ETC/lloop/nfs.conf"
+printf 'image=/mnt/iscsi/a.img' >"$ETC/lloop/iscsi.conf"
+printf 'image = /gpfs/fs1/swap.img\n' >"$ETC/lloop/gpfs.conf"
+printf 'image = /var/lib/lloop-test-none/root.img\n' >"$ETC/lloop/root.conf"
+printf 'image = /data/space dir/50%%/n42.img\n' >"$ETC/lloop/space.conf"
+printf 'image = rbd:swap/node42\n' >"$ETC/lloop/rbd.conf"
+printf 'image = memory:1G\n' >"$ETC/lloop/memory.conf"
+printf '# image = /data/x.img\nqueue-depth = 64\n' >"$ETC/lloop/commented.conf"
+printf 'image = /data/x.img\n' >"$ETC/lloop/no instance.conf"
+printf 'image = /data/y.img\n' >"$ETC/lloop/lloop.conf.example"
+
+# generate: the generator as systemd runs it, into a fresh $T/gen
+generate() {
+	rm -rf "$T/gen"
+	mkdir -p "$T/gen/normal" "$T/gen/early" "$T/gen/late"
+	GEN_RC=0
+	env -i PATH=/usr/bin:/bin LLOOP_FSTAB="$T/fstab" LLOOP_MOUNT_UNIT_PATH="$T/mountunits" \
+		"$GEN" "$T/gen/normal" "$T/gen/early" "$T/gen/late" >"$T/gen.out" 2>"$T/gen.err" ||
+		GEN_RC=$?
+}
+generate
+assert_eq "$GEN_RC" 0 "exit status of the generator ($(cat "$T/gen.err"))"
+[ ! -s "$T/gen.out" ] || fail "the generator wrote to stdout: $(cat "$T/gen.out")"
+assert_eq "$(cat "$T/gen.err")" \
+	"lloop-generator: $ETC/lloop/no instance.conf: 'no instance' is not a unit instance name; skipped" \
+	"the generator's stderr"
+
+# expect NAME DIR [swap]: the exact drop-in of lloop-attach@NAME
+expect() {
+	local f=$T/gen/normal/lloop-attach@$1.service.d/50-lloop-generator.conf want
+	want=$(printf '# generated by lloop-generator from %s\n[Unit]\nRequiresMountsFor=%s\n' \
+		"$ETC/lloop/$1.conf" "$2")
+	[ "${3:-}" != swap ] || want+=$'\nBefore=swap.target'
+	[ -f "$f" ] || fail "no drop-in for lloop-attach@$1 (got: $(cd "$T/gen" && find . -type f))"
+	assert_eq "$(cat "$f")" "$want" "the drop-in of lloop-attach@$1"
+	[ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] || fail "the drop-in of $1 has no final newline"
+}
+expect local /data/swap swap
+expect root /var/lib/lloop-test-none swap
+expect space '"/data/space dir/50%%"' swap
+expect lustre /lustre/swap
+expect nfs /mnt/nfs/swap
+expect iscsi /mnt/iscsi
+expect gpfs /gpfs/fs1
+# and nothing else: not for memory:, rbd:, a comment, no instance, .example
+got=$(cd "$T/gen" && find . ! -type d | sort | paste -sd ' ')
+want=$(for n in gpfs iscsi local lustre nfs root space; do
+	echo "./normal/lloop-attach@$n.service.d/50-lloop-generator.conf"
+done | paste -sd ' ')
+assert_eq "$got" "$want" "the files the generator wrote"
+log "drop-ins: local, root and space with Before=swap.target; lustre, nfs, _netdev and gpfs without"
+
+# again, as on daemon-reload into a fresh dir, and with the image moved:
+# the drop-in follows the config
+printf 'image = /data/other/n42.img\n' >"$ETC/lloop/lustre.conf"
+generate
+assert_eq "$GEN_RC" 0 "exit status of the second run"
+expect lustre /data/other swap
+printf '# /etc/lloop/swap0.conf\nimage = /lustre/swap/node42.img\n' >"$ETC/lloop/lustre.conf"
+generate
+expect lustre /lustre/swap
+# no config dir: nothing, exit 0
+mv "$ETC/lloop" "$ETC/lloop.away"
+generate
+assert_eq "$GEN_RC" 0 "exit status without $ETC/lloop"
+[ -z "$(find "$T/gen" ! -type d)" ] || fail "the generator wrote without a config dir"
+mv "$ETC/lloop.away" "$ETC/lloop"
+generate
+
+# lloop reads the same image from these files: attach names it when it
+# cannot open it (as root; the images do not exist here)
+if [ "$(id -u)" = 0 ]; then
+	for n in local space root; do
+		# the directory, unquoted, its %% (a unit file's %) made %
+		img=$(sed -n 's/^RequiresMountsFor=//p' \
+			"$T/gen/normal/lloop-attach@$n.service.d/50-lloop-generator.conf" |
+			sed -e 's/^"\(.*\)"$/\1/' -e 's/%%/%/g')
+		[ ! -e "$img" ] || { log "$img exists here: lloop's reading of $n.conf not compared"; continue; }
+		rc=0
+		LLOOP_RUNTIME_DIR=$T/run "$LLOOP" attach --config "$ETC/lloop/$n.conf" \
+			>"$T/att.out" 2>"$T/att.err" </dev/null || rc=$?
+		assert_eq "$rc" 1 "exit status of lloop attach --config $n.conf"
+		grep -q "^lloop: error: $ETC/lloop/$n.conf:[0-9]*: $img/[^/]*: No such file or directory$" \
+			"$T/att.err" || fail "lloop attach reads another image from $n.conf: $(cat "$T/att.err")"
+	done
+	rm -rf "$T/run"
+	log "lloop attach reads the images the generator read"
+else
+	log "not run: lloop attach's reading of the configs (attach needs root)"
+fi
+
+# ---- 2. systemd-analyze verify with the drop-ins -----------------------------
+if ! command -v systemd-analyze >/dev/null; then
+	skip "systemd-analyze not installed (the drop-ins passed: part 1)"
+fi
+UNITS=$T/units
+mkdir -p "$UNITS"
+# the installed units, their binary made the one under test
+for f in "$ROOT"/usr/lib/systemd/system/lloop-*.service; do
+	sed "s|/usr/bin/lloop|$BINDIR/lloop|g" "$f" >"$UNITS/$(basename "$f")"
+done
+cp -r "$T/gen/normal/." "$UNITS/"
+# a local mount, and Lustre after a network service (one with the default
+# dependencies, which come after sysinit.target, as NetworkManager's)
+cat >"$UNITS/data.mount" <<'EOF'
+[Unit]
+Description=local data
+Before=local-fs.target
+[Mount]
+What=/dev/sdb1
+Where=/data
+Type=xfs
+EOF
+cat >"$UNITS/lloop-test-net.service" <<EOF
+[Unit]
+Description=a network service
+[Service]
+Type=oneshot
+ExecStart=$(command -v true)
+EOF
+cat >"$UNITS/lustre.mount" <<'EOF'
+[Unit]
+Description=Lustre
+Requires=lloop-test-net.service
+After=lloop-test-net.service
+[Mount]
+What=10.1.0.1@o2ib:/scratch
+Where=/lustre
+Type=lustre
+EOF
+# verify FILE...: sets VERIFY_RC, output in $T/verify.out
+verify() {
+	VERIFY_RC=0
+	(cd "$UNITS" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no "$@") \
+		>"$T/verify.out" 2>&1 || VERIFY_RC=$?
+}
+verify lloop-attach@local.service data.mount
+[ "$VERIFY_RC" = 0 ] && [ ! -s "$T/verify.out" ] || {
+	cat "$T/verify.out" >&2
+	fail "systemd-analyze verify lloop-attach@local (RequiresMountsFor=/data/swap, Before=swap.target): exit $VERIFY_RC"
+}
+verify lloop-attach@lustre.service lustre.mount lloop-test-net.service
+[ "$VERIFY_RC" = 0 ] && [ ! -s "$T/verify.out" ] || {
+	cat "$T/verify.out" >&2
+	fail "systemd-analyze verify lloop-attach@lustre (RequiresMountsFor=/lustre/swap): exit $VERIFY_RC"
+}
+for n in root space nfs iscsi gpfs; do
+	verify "lloop-attach@$n.service"
+	[ "$VERIFY_RC" = 0 ] && [ ! -s "$T/verify.out" ] || {
+		cat "$T/verify.out" >&2
+		fail "systemd-analyze verify lloop-attach@$n with its drop-in: exit $VERIFY_RC"
+	}
+done
+log "systemd-analyze verify: every drop-in, silent; Lustre after a network service, no cycle"
+
+# what the generator leaves out on Lustre: with it, a cycle
+echo "Before=swap.target" \
+	>>"$UNITS/lloop-attach@lustre.service.d/50-lloop-generator.conf"
+verify lloop-attach@lustre.service lustre.mount lloop-test-net.service
+grep -q "ordering cycle" "$T/verify.out" ||
+	fail "Before=swap.target for an image on Lustre (after the network) is no cycle for verify: $(cat "$T/verify.out")"
+# through the mount that RequiresMountsFor= brought in: the drop-in works
+grep -q "lloop-attach@lustre.service" "$T/verify.out" && grep -q "lustre.mount" "$T/verify.out" ||
+	fail "the cycle does not pass lloop-attach@lustre and lustre.mount: $(cat "$T/verify.out")"
+log "and Before=swap.target there would be an ordering cycle: $(grep -m1 'ordering cycle' "$T/verify.out")"
+
+# ---- 3. docs/diskless.md ---------------------------------------------------------
+"$PY" - "$REPO/docs/diskless.md" "$T/doc" <<'PYEOF' || fail "docs/diskless.md: no config block or no generated drop-in"
+import re, sys
+text = open(sys.argv[1]).read()
+conf = dropin = None
+for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+    first = block.split("\n", 1)[0]
+    if re.match(r"# /etc/lloop/swap0\.conf", first):
+        conf = block
+    m = re.match(r"# /run/systemd/generator/lloop-attach@swap0\.service\.d/50-lloop-generator\.conf$", first)
+    if m:
+        dropin = block.split("\n", 1)[1]
+if not conf or not dropin:
+    sys.exit(1)
+open(sys.argv[2] + ".conf", "w").write(conf)
+open(sys.argv[2] + ".dropin", "w").write(dropin)
+PYEOF
+rm -f "$ETC"/lloop/*.conf
+cp "$T/doc.conf" "$ETC/lloop/swap0.conf"
+generate
+assert_eq "$GEN_RC" 0 "exit status of the generator on the doc's config"
+got=$(sed "s|$ETC/lloop/|/etc/lloop/|" \
+	"$T/gen/normal/lloop-attach@swap0.service.d/50-lloop-generator.conf")
+assert_eq "$got" "$(cat "$T/doc.dropin")" "the drop-in docs/diskless.md shows"
+log "docs/diskless.md shows the drop-in the generator makes for its swap0.conf"
+log PASS

@@ -58,6 +58,8 @@ struct attach_opts {
 	bool passthrough;
 	bool fuse_uring;
 	int log_level;		/* once the terminal is let go */
+	/* the words that chose them, for config_where() */
+	const char *frontend_word, *fuse_uring_word;
 };
 
 void attach_usage(void)
@@ -168,8 +170,10 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 			break;
 		case O_FUSE_URING:
 			ao->fuse_uring = true;
+			ao->fuse_uring_word = argv[optind - 1];
 			break;
 		case O_FRONTEND:
+			ao->frontend_word = optarg;
 			if (!strcmp(optarg, "fuse"))
 				ao->frontend = FRONTEND_FUSE;
 			else if (!strcmp(optarg, "nbd"))
@@ -200,7 +204,11 @@ static int parse_attach(int argc, char **argv, struct server_config *cfg,
 		return -EINVAL;
 	}
 	if (ao->frontend != FRONTEND_FUSE && ao->fuse_uring) {
-		log_error("attach: --fuse-uring is for --frontend fuse");
+		const char *where = config_where(ao->fuse_uring_word);
+
+		/* the flag's line, else the line of the frontend */
+		log_error("%s--fuse-uring is for --frontend fuse",
+			  where[0] ? where : config_where(ao->frontend_word));
 		return -EINVAL;
 	}
 	cfg->bopts.read_only = ao->read_only;
@@ -217,7 +225,8 @@ static int image_key(const char *image, char *out, size_t len)
 	if (!realpath(image, out)) {
 		int err = -errno;
 
-		log_error("%s: %s", image, strerror(errno));
+		log_error("%s%s: %s", config_where(image), image,
+			  strerror(errno));
 		return err;
 	}
 	return 0;

@@ -39,6 +39,8 @@ struct serve_opts {
 	struct memsafe_opts mem;
 	struct nbd_frontend_opts fo;
 	struct cidr allow[MAX_ALLOW];
+	/* the first TLS option that needs --tls, and its word */
+	const char *tls_needs, *tls_word;
 };
 
 void serve_usage(void)
@@ -220,6 +222,21 @@ static int security_option(int c, const char *arg, struct serve_opts *so)
 	return -EINVAL;
 }
 
+/* the options that mean nothing with --tls off, by name */
+static const char *tls_option_name(int c)
+{
+	switch (c) {
+	case OPT_TLS_CERTIFICATES:
+		return "--tls-certificates";
+	case OPT_TLS_VERIFY_PEER:
+		return "--tls-verify-peer";
+	case OPT_TLS_PSK:
+		return "--tls-psk";
+	default:
+		return "--tls-priority";
+	}
+}
+
 static int parse_options(int argc, char **argv, struct server_config *cfg,
 			 struct serve_opts *so)
 {
@@ -291,11 +308,18 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 				return option_bad("--handshake-timeout", optarg,
 						  "expected 0 to 86400 seconds");
 			break;
-		case OPT_TLS:
 		case OPT_TLS_CERTIFICATES:
 		case OPT_TLS_VERIFY_PEER:
 		case OPT_TLS_PSK:
 		case OPT_TLS_PRIORITY:
+			if (!so->tls_needs) {
+				so->tls_needs = tls_option_name(c);
+				/* a flag has no optarg: its own word */
+				so->tls_word = optarg ? optarg :
+							argv[optind - 1];
+			}
+			/* fall through */
+		case OPT_TLS:
 		case OPT_ALLOW:
 		case OPT_SOCKET_MODE:
 		case OPT_SOCKET_GROUP:
@@ -320,12 +344,9 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 	so->fo.listen = so->listen;
 	so->fo.nr_listen = so->nr_listen;
 	so->fo.allow = so->allow;
-	if (so->fo.tls.mode == TLS_OFF &&
-	    (so->fo.tls.certificates || so->fo.tls.psk_file ||
-	     so->fo.tls.verify_peer || so->fo.tls.priority)) {
-		log_error("serve: --tls-certificates, --tls-psk, "
-			  "--tls-verify-peer and --tls-priority need --tls on "
-			  "or --tls require");
+	if (so->fo.tls.mode == TLS_OFF && so->tls_needs) {
+		log_error("%s%s needs --tls on or --tls require",
+			  config_where(so->tls_word), so->tls_needs);
 		return -EINVAL;
 	}
 	return 0;
@@ -356,7 +377,11 @@ static void split_export(char *arg, char **name, char **image, bool *ro)
 	}
 }
 
-/* names and images first, so that a bad argument opens nothing */
+/*
+ * Names and images first, so that a bad argument opens nothing: -EINVAL
+ * (usage) after one line, naming FILE:LINE when the export came from a
+ * config file.
+ */
 static int check_exports(struct server *srv, int argc, char **argv)
 {
 	unsigned n = argc - optind;
@@ -366,18 +391,21 @@ static int check_exports(struct server *srv, int argc, char **argv)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		struct export *e = &srv->exports[i];
+		const char *where;
 		char *name, *image;
 		bool ro;
 
+		/* before split_export cuts the word at its '=' */
+		where = config_where(argv[optind + i]);
 		split_export(argv[optind + i], &name, &image, &ro);
 		if (!name && n > 1) {
-			log_error("%s: with several exports each needs a "
-				  "name: NAME=IMAGE", image);
+			log_error("%s%s: with several exports each needs a "
+				  "name: NAME=IMAGE", where, image);
 			return -EINVAL;
 		}
 		if (name && (!name[0] || strlen(name) > NBD_MAX_NAME)) {
-			log_error("%s: export names are 1 to 4096 bytes",
-				  argv[optind + i]);
+			log_error("%s%s: export names are 1 to 4096 bytes",
+				  where, argv[optind + i]);
 			return -EINVAL;
 		}
 		e->name = name ? name : "";
@@ -386,12 +414,12 @@ static int check_exports(struct server *srv, int argc, char **argv)
 		e->read_only = srv->cfg.bopts.read_only || ro;
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(srv->exports[j].name, e->name)) {
-				log_error("export name '%s' given twice",
-					  e->name);
+				log_error("%sexport name '%s' given twice",
+					  where, e->name);
 				return -EINVAL;
 			}
 		if (!image[0]) {
-			log_error("%s: no image", argv[optind + i]);
+			log_error("%s%s: no image", where, argv[optind + i]);
 			return -EINVAL;
 		}
 	}
@@ -494,9 +522,13 @@ int serve_main(int argc, char **argv)
 		return 2;
 	if (parse_options(argc, argv, &srv.cfg, &so) < 0)
 		return 2;
+	/* a bad name or a name given twice is a usage error, like a bad
+	 * option */
 	ret = check_exports(&srv, argc, argv);
-	if (ret < 0)
+	if (ret < 0) {
+		status = ret == -EINVAL ? 2 : 1;
 		goto out;
+	}
 	/*
 	 * Fork before opening anything: librados's threads (rbd:) do not
 	 * cross a fork.  Errors from here on still reach the terminal (the

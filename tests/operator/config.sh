@@ -9,16 +9,27 @@
 #     before it is overridden by it;
 #  3. errors, for serve and attach: an unknown key, a bad value, a bad
 #     flag value, a second image (attach), a bad export line, a missing
-#     file: exit status 2 and one line "lloop: error: FILE:LINE: ...";
-#     a bad value on the command line has no FILE:LINE;
+#     file, the checks made after parsing (a TLS option without --tls, an
+#     export name given twice, --fuse-uring with another frontend): exit
+#     status 2 and one line "lloop: error: FILE:LINE: ..."; an image that
+#     cannot be opened (attach, root): exit 1, FILE:LINE too; the same
+#     mistakes on the command line have no FILE:LINE;
 #  4. docs/lloop.conf.example, with its commented keys switched on, is
 #     accepted by serve and attach;
 #  5. (root, FUSE, loop) attach: config file and command line give the same
 #     lloop list --json entry.
+# What needs root and cannot run is named at the end ("not run: ...").
 . "$(dirname "$0")/../interop/lib.sh"
 describe "--config FILE: same behaviour as the command line, FILE:LINE errors"
 need_lloop
 need truncate
+
+NOT_RUN=()
+# not_run WHAT: a part that cannot run here, said now and at the end
+not_run() {
+	NOT_RUN+=("$1")
+	echo "--- not run: $1"
+}
 
 E=(--engine "$LLOOP_ENGINE")
 img=$T/disk.img
@@ -109,15 +120,22 @@ workers_of "1 7" --config="$T/serve.conf" --threads=1
 log "options after --config override the file, options before it are overridden"
 
 # ---- 3. errors -------------------------------------------------------------------------
-# expect_error CMD WANT CONF_LINES...: a config with these lines; CMD with
-# it must exit 2 with exactly the one line WANT (FILE is the file's path)
+# expect_error CMD WANT CONF_LINES... [-- ARGS...]: a config with these
+# lines; CMD with it (then ARGS) must exit 2 (or $WANT_RC) with exactly the
+# one line WANT (FILE is the file's path)
 expect_error() {
-	local cmd=$1 want=$2 f=$T/bad.conf rc=0
+	local cmd=$1 want=$2 f=$T/bad.conf rc=0 lines=() args=()
 	shift 2
-	printf '%s\n' "$@" >"$f"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		lines+=("$1")
+		shift
+	done
+	[ $# = 0 ] || { shift; args=("$@"); }
+	printf '%s\n' ${lines[@]+"${lines[@]}"} >"$f"
 	want=${want//FILE/$f}
-	"$LLOOP" "$cmd" "${E[@]}" --config "$f" >"$T/err.out" 2>"$T/err.txt" </dev/null || rc=$?
-	assert_eq "$rc" 2 "exit status of lloop $cmd with '$*'"
+	"$LLOOP" "$cmd" "${E[@]}" --config "$f" ${args[@]+"${args[@]}"} \
+		>"$T/err.out" 2>"$T/err.txt" </dev/null || rc=$?
+	assert_eq "$rc" "${WANT_RC:-2}" "exit status of lloop $cmd with '$*'"
 	[ ! -s "$T/err.out" ] || fail "lloop $cmd wrote to stdout: $(cat "$T/err.out")"
 	assert_eq "$(wc -l <"$T/err.txt")" 1 "stderr lines of lloop $cmd with '$*' ($(cat "$T/err.txt"))"
 	case "$(cat "$T/err.txt")" in
@@ -154,6 +172,50 @@ expect_error serve "FILE:1: unknown key 'sector-size'" "sector-size = 512"
 expect_error attach "FILE:1: unknown key 'export'" "export = a=memory:1M"
 log "unknown keys, bad values and bad lines: exit 2 and 'FILE:LINE: why', for serve and attach"
 
+# the checks made once all options are read name the line too
+expect_error serve "FILE:3: --tls-certificates needs --tls on or --tls require" \
+	"image = memory:1M" "" "tls-certificates = /etc/lloop/pki"
+expect_error serve "FILE:2: --tls-verify-peer needs --tls on or --tls require" \
+	"image = memory:1M" "tls-verify-peer = yes" "tls-priority = NORMAL"
+expect_error serve "FILE:3: export name 'a' given twice" \
+	"export = a=memory:1M" "export = b=memory:1M" "  export = a=memory:2M"
+expect_error serve "FILE:2: ro: with several exports each needs a name" \
+	"export = a=memory:1M" "image = ro"
+expect_error attach "FILE:3: --fuse-uring is for --frontend fuse" \
+	"image = memory:1M" "frontend = nbd" "fuse-uring = yes"
+# --fuse-uring on the command line, the frontend from the file: its line
+expect_error attach "FILE:1: --fuse-uring is for --frontend fuse" \
+	"frontend = ublk" "image = memory:1M" -- --fuse-uring
+# cmdline_error WANT_RC WANT ARGS...: lloop ARGS must exit WANT_RC with
+# exactly the line "lloop: error: WANT"
+cmdline_error() {
+	local want_rc=$1 want=$2 rc=0
+	shift 2
+	"$LLOOP" "$@" >"$T/err.out" 2>"$T/err.txt" </dev/null || rc=$?
+	assert_eq "$rc" "$want_rc" "exit status of lloop $*"
+	assert_eq "$(cat "$T/err.txt")" "lloop: error: $want" "the error of lloop $*"
+	[ ! -s "$T/err.out" ] || fail "lloop $* wrote to stdout: $(cat "$T/err.out")"
+}
+# the same mistakes on the command line: no FILE:LINE
+cmdline_error 2 "--tls-psk needs --tls on or --tls require" serve --tls-psk /x memory:1M
+cmdline_error 2 "export name 'a' given twice" serve a=memory:1M a=memory:2M
+cmdline_error 2 "--fuse-uring is for --frontend fuse" attach --frontend nbd --fuse-uring memory:1M
+# the file's export after a name of the command line: the file's line
+printf 'export = a=memory:1M\n' >"$T/one.conf"
+cmdline_error 2 "$T/one.conf:1: export name 'a' given twice" serve --config "$T/one.conf" a=memory:2M
+log "after parsing: a TLS option without --tls, a name given twice, --fuse-uring: FILE:LINE, exit 2"
+
+# an image that cannot be opened: attach looks once it knows it is root
+if [ "$(id -u)" = 0 ]; then
+	WANT_RC=1 expect_error attach "FILE:2: $T/missing.img: No such file or directory" \
+		"# an image that is not there" "image = $T/missing.img"
+	cmdline_error 1 "$T/missing.img: No such file or directory" attach "${E[@]}" "$T/missing.img"
+	[ ! -e "$T/missing.img" ] || fail "attach made the missing image"
+	log "attach: an image that cannot be opened: FILE:LINE, exit 1"
+else
+	not_run "attach with an image that cannot be opened (attach needs root)"
+fi
+
 # ---- 4. the example config ------------------------------------------------------
 # as it is: its active lines (an attach device) pass attach's checks
 "$LLOOP" attach --config "$REPO/docs/lloop.conf.example" --help >/dev/null 2>"$T/err.txt" ||
@@ -185,8 +247,8 @@ log "docs/lloop.conf.example: every key accepted by attach and serve"
 
 # ---- 5. attach: file versus command line ---------------------------------------------
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || [ ! -c /dev/loop-control ]; then
-	echo "note: not root, or no FUSE/loop: the attach comparison is not run"
-	log PASS
+	not_run "the attach comparison (needs root, FUSE and loop)"
+	log "PASS, but not run here: $(printf '%s; ' "${NOT_RUN[@]}")"
 	exit 0
 fi
 . "$(dirname "$0")/../attach/attach_lib.sh"
@@ -218,4 +280,5 @@ grep -q '"read_only": true, "sector_size": 512' "$T/entry.file" ||
 grep -q '"path": "engine"' "$T/entry.file" || fail "passthrough = off not taken: $(cat "$T/entry.file")"
 assert_nothing_left "the attach comparison"
 log "attach: file and command line give the same lloop list entry: $(cat "$T/entry.file")"
-log PASS
+[ "${#NOT_RUN[@]}" = 0 ] || log "PASS, but not run here: $(printf '%s; ' "${NOT_RUN[@]}")"
+[ "${#NOT_RUN[@]}" != 0 ] || log PASS

@@ -145,7 +145,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "help")) {
-		if (argc < 3) {
+		/* "lloop help help": help is about the commands, as lloop --help */
+		if (argc < 3 || !strcmp(argv[2], "help")) {
 			usage(stdout);
 			return 0;
 		}

@@ -4,7 +4,10 @@
 # way TAB does (COMP_WORDS, COMP_LINE, then the function): a command from a
 # prefix, an option of serve and of attach (read from --help), an option's
 # value, 'help COMMAND', a device for detach and a file for an image.  Also
-# without bash-completion loaded.
+# without bash-completion loaded.  Devices for detach: with nothing
+# attached, every /dev/loopN, nbdN and ublkbN (as root, in a mount
+# namespace whose /dev holds one of each); with a device attached (root,
+# FUSE, loop), exactly the device 'lloop list' shows.
 . "$(dirname "$0")/../interop/lib.sh"
 describe "bash completion: commands, options, values, devices, images"
 need_lloop
@@ -86,8 +89,62 @@ if compgen -G '/dev/loop[0-9]*' >/dev/null && [ -z "$("$LLOOP" list 2>/dev/null)
 	grep -qxF "$want" <<<"$got" || fail "detach /dev/ did not offer $want (got: $(tr "\n" " " <<<"$got"))"
 	n=$((n + 1))
 fi
-grep -v -e '^/dev/loop[0-9]*$' -e '^/dev/nbd[0-9]*$' -e '^$' <<<"$got" &&
-	fail "detach /dev/ offered something else than loop and nbd devices"
+grep -v -e '^/dev/loop[0-9]*$' -e '^/dev/nbd[0-9]*$' -e '^/dev/ublkb[0-9]*$' -e '^$' <<<"$got" &&
+	fail "detach /dev/ offered something else than loop, nbd and ublk devices"
+
+NOT_RUN=()
+# not_run WHAT: a part that cannot run here, said now and at the end
+not_run() {
+	NOT_RUN+=("$1")
+	echo "--- not run: $1"
+}
+
+# the fall-back, exactly: a /dev of our own (a private mount namespace)
+# with one device of each kind and a few others; lloop list shows nothing
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+	not_run "the device fall-back in a /dev of the test's (needs root and unshare)"
+else
+	mkdir "$T/dev" "$T/emptyrun"
+	rc=0
+	LLOOP_RUNTIME_DIR=$T/emptyrun unshare -m --propagation private sh -ec '
+		mount -t tmpfs -o mode=755 lloop-test-dev "$1"
+		touch "$1/null"
+		mount --bind /dev/null "$1/null"
+		for n in loop0 loop7 loop-control nbd3 ublkb2 ublkc2 sda; do
+			touch "$1/$n"
+		done
+		mount --rbind "$1" /dev
+		shift
+		exec "$@"' sh "$T/dev" bash "$T/complete.bash" 1 "$COMP" "$LLOOP detach /dev/" \
+		>"$T/fallback.out" 2>"$T/fallback.err" || rc=$?
+	if [ "$rc" != 0 ] && grep -qiE 'unshare|mount' "$T/fallback.err"; then
+		not_run "the device fall-back: no private /dev here: $(head -n 1 "$T/fallback.err")"
+	else
+		assert_eq "$rc" 0 "completion in the private /dev ($(cat "$T/fallback.err"))"
+		assert_eq "$(sort "$T/fallback.out" | paste -sd ' ')" \
+			"/dev/loop0 /dev/loop7 /dev/nbd3 /dev/ublkb2" \
+			"detach /dev/ with nothing attached"
+		n=$((n + 1))
+	fi
+fi
+
+# an attached device: the one lloop list shows, and only it
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || [ ! -c /dev/loop-control ]; then
+	not_run "detach with a device attached (needs root, FUSE and loop)"
+else
+	# its own runtime dir, and a cleanup trap that detaches what is left
+	. "$(dirname "$0")/../attach/attach_lib.sh"
+	truncate -s 16M "$T/comp.img"
+	attach "$T/comp.img"
+	"$LLOOP" list | grep -q "^$ATTACH_DEV " || fail "lloop list does not show $ATTACH_DEV: $("$LLOOP" list)"
+	got=$(bash "$T/complete.bash" 1 "$COMP" "$LLOOP detach /dev/")
+	assert_eq "$got" "$ATTACH_DEV" "detach /dev/ with $ATTACH_DEV attached"
+	got=$(bash "$T/complete.bash" 0 "$COMP" "$LLOOP detach ${ATTACH_DEV%[0-9]*}")
+	assert_eq "$got" "$ATTACH_DEV" "detach ${ATTACH_DEV%[0-9]*} without bash-completion"
+	n=$((n + 2))
+	detach "$ATTACH_DEV"
+	assert_nothing_left "the detach completion"
+fi
 
 # the path completion uses: lloop on PATH when the word has no slash
 mkdir "$T/bin"
@@ -95,3 +152,4 @@ ln -s "$LLOOP" "$T/bin/lloop"
 got=$(PATH=$T/bin:$PATH bash "$T/complete.bash" 1 "$COMP" "lloop attach --fuse")
 assert_eq "$got" "--fuse-uring" "completion through lloop on PATH"
 echo "$((n + 1)) completions as expected, with and without bash-completion"
+[ "${#NOT_RUN[@]}" = 0 ] || echo "PASS, but not run here: $(printf '%s; ' "${NOT_RUN[@]}")"

@@ -105,6 +105,41 @@ grep -q 'preallocated in' "$T/err" || fail "no summary line for --preallocate"
 # stderr is a file: no bar ever
 grep -q $'\r' "$T/err" && fail "progress bar written to a non-terminal: $(cat -A "$T/err")"
 rm -f "$img"
+
+# create_piped OUT ARGS...: lloop create with stderr into a pipe (to cat,
+# which writes OUT) and stdout to /dev/null; prints the exit status.  The
+# shell in between checks that fd 2 is indeed a pipe.
+create_piped() {
+	local out=$1
+	shift
+	rm -f "$T/piped.rc" "$T/notpipe"
+	{
+		sh -c '[ -p /dev/stderr ] || echo "stderr is no pipe" >"$0"; exec "$@"' \
+			"$T/notpipe" "$LLOOP" create "$@" 2>&1 >/dev/null
+		echo $? >"$T/piped.rc"
+	} | cat >"$out"
+	[ ! -e "$T/notpipe" ] || fail "create_piped: $(cat "$T/notpipe")"
+	cat "$T/piped.rc"
+}
+
+# plain_lines FILE WHAT: FILE holds whole lines "lloop: ...", without \r
+# or an escape sequence
+plain_lines() {
+	[ -s "$1" ] || fail "$2: nothing written"
+	! grep -q $'[\r\033]' "$1" || fail "$2: a carriage return or escape: $(cat -A "$1")"
+	[ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ] || fail "$2: the last line is not ended"
+	! grep -qv '^lloop: ' "$1" || fail "$2: a line that is not 'lloop: ...': $(cat -A "$1")"
+}
+
+log "--preallocate with stderr to a pipe: plain lines only"
+rc=$(create_piped "$T/pipe" --preallocate "$img" 200M)
+cat "$T/pipe"
+assert_eq "$rc" 0 "exit status of --preallocate into a pipe"
+plain_lines "$T/pipe" "--preallocate into a pipe"
+grep -Eq "^lloop: $img: created, 200.0 MiB \($((200 * MiB)) bytes\), preallocated in " "$T/pipe" ||
+	fail "no summary line through the pipe: $(cat "$T/pipe")"
+[ "$(blocks_bytes "$img")" -ge $((200 * MiB)) ] || fail "the piped --preallocate did not allocate"
+rm -f "$img"
 # one 64 MiB chunk: no periodic line however slow the disk, only the summary
 rc=$(run_create "$T/out" "$T/err" --preallocate "$img" 64M)
 assert_eq "$rc" 0 "exit status of a one-chunk --preallocate"
@@ -250,6 +285,17 @@ assert_eq "$rc" 0 "exit status of the slow preallocation"
 grep -q $'\r' "$T/err" && fail "carriage return written to a non-terminal"
 grep -Eq "^lloop: $T/slow.img: [0-9]+% \(.* of 320.0 MiB\), .*/s, .* left$" "$T/err" ||
 	fail "no plain progress line for a 6 s preallocation"
+rm -f "$T/slow.img"
+# the same into a pipe: the periodic lines are the plain ones too
+rc=$(LD_PRELOAD="$T/shim.so" SHIM_FALLOCATE=delay-1500 create_piped "$T/pipe" \
+	--preallocate "$T/slow.img" 320M)
+cat "$T/pipe"
+assert_eq "$rc" 0 "exit status of the slow preallocation into a pipe"
+plain_lines "$T/pipe" "a slow --preallocate into a pipe"
+grep -Eq "^lloop: $T/slow.img: [0-9]+% \(.* of 320.0 MiB\), .*/s, .* left$" "$T/pipe" ||
+	fail "no plain progress line through the pipe for a 6 s preallocation"
+grep -q "^lloop: $T/slow.img: created, .* preallocated in " "$T/pipe" ||
+	fail "no summary line through the pipe"
 rm -f "$T/slow.img"
 
 # SIGTERM: a background job of a script starts with SIGINT ignored, and

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lloop-test: engine-independent
 # 'lloop help X' and 'lloop X --help' (and -h) print the same text, exit 0
-# and write nothing on stderr, for every command 'lloop --help' lists; and
+# and write nothing on stderr, for every command 'lloop --help' lists
+# ('lloop help' and 'lloop help help' print 'lloop --help'); and
 # 'lloop --version' prints the version and one line per capability, each
 # agreeing with what this build and this kernel have.
 . "$(dirname "$0")/../interop/lib.sh"
@@ -18,6 +19,11 @@ log "commands: ${cmds[*]}"
 
 "$LLOOP" help >"$T/help0" 2>&1 || fail "'lloop help' exited non-zero"
 cmp -s "$T/top" "$T/help0" || fail "'lloop help' differs from 'lloop --help'"
+# help is a command of --help's list too: 'lloop help help' is that list
+rc=0
+"$LLOOP" help help >"$T/helphelp" 2>&1 || rc=$?
+assert_eq "$rc" 0 "exit status of 'lloop help help'"
+cmp -s "$T/top" "$T/helphelp" || fail "'lloop help help' differs from 'lloop --help': $(cat "$T/helphelp")"
 
 bad=0
 for c in "${cmds[@]}"; do

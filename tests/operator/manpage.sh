@@ -4,10 +4,13 @@
 # and the binary's --help texts name the same options: every long option
 # that 'lloop X --help' lists is an entry of a man page section "... X ...
 # OPTIONS", every entry of such a section is in the --help of each command
-# it names, and every --option the page's prose mentions exists.  Then the
-# checker is run on two broken copies of the page (an option removed, an
-# option invented) and must fail on each: a check that cannot fail is no
-# check.
+# it names, and every --option the page's prose mentions exists.  The
+# short options too: every "-X, --long" pair of a --help is the page's
+# entry "-X, --long" in that command's sections, and the other way round
+# (-h and -V of 'lloop --help' in GENERAL OPTIONS).  Then the checker is
+# run on broken copies of the page (an option removed, an option
+# invented, a short option changed, a short option dropped) and must fail
+# on each: a check that cannot fail is no check.
 . "$(dirname "$0")/../interop/lib.sh"
 describe "the man page and every command's --help list the same options"
 need scdoc man col
@@ -47,17 +50,19 @@ text = re.sub(r"(?<=[a-z0-9])-\n\s+", "-", text)
 # sections (headings at column 0) and the option entries in each: a
 # line indented 7 that starts with an option ("-l, --listen URI")
 sections, name = {}, None
-ENTRY = re.compile(r"^ {7}(?:-[A-Za-z], )?(--[a-z][a-z0-9-]*)")
+ENTRY = re.compile(r"^ {7}(?:(-[A-Za-z]), )?(--[a-z][a-z0-9-]*)")
 for line in text.splitlines():
     if re.match(r"^[A-Z][A-Z &]+$", line):
         name = line.strip()
-        sections[name] = {"entries": set(), "prose": set()}
+        sections[name] = {"entries": set(), "prose": set(), "pairs": set()}
         continue
     if name is None:
         continue
     m = ENTRY.match(line)
     if m:
-        sections[name]["entries"].add(m.group(1))
+        sections[name]["entries"].add(m.group(2))
+        # (short or None, long): an entry without a short has none
+        sections[name]["pairs"].add((m.group(1), m.group(2)))
     sections[name]["prose"].update(OPT.findall(line))
 
 helps = {c: open(os.path.join(helpdir, "help." + c)).read() for c in cmds}
@@ -105,6 +110,50 @@ for o in ("--help", "--version"):
     if o not in sections.get("GENERAL OPTIONS", {}).get("entries", ()):
         err("GENERAL OPTIONS has no entry %s" % o)
 
+# short options: "-X, --long" at the start of a --help line
+PAIR = re.compile(r"^\s+(-[A-Za-z]), (--[a-z][a-z0-9-]*)", re.M)
+def help_pairs(h):
+    return set(PAIR.findall(h))
+def page_shorts(titles):
+    shorts = {}
+    for t in titles:
+        for s, l in sections[t]["pairs"]:
+            shorts.setdefault(l, set()).add(s)
+    return shorts
+pairs_checked = 0
+def compare_shorts(what, hp, long_opts, titles):
+    global pairs_checked
+    shorts = page_shorts(titles)
+    for s, l in sorted(hp):
+        pairs_checked += 1
+        if l in shorts and shorts[l] != {s}:
+            err("'%s' gives %s, %s; the man page's entry for %s has %s"
+                % (what, s, l, l, ", ".join(sorted(x or "no short option"
+                                                    for x in shorts[l]))))
+    hshort = dict((l, s) for s, l in hp)
+    for l, ss in sorted(shorts.items()):
+        for s in sorted(x for x in ss if x):
+            pairs_checked += 1
+            if l in long_opts and hshort.get(l) != s:
+                err("the man page gives %s, %s (%s); '%s' %s"
+                    % (s, l, ", ".join(titles), what,
+                       "gives %s" % hshort[l] if l in hshort
+                       else "has no short option for it"))
+for c in cmds:
+    hp = help_pairs(helps[c])
+    # --help is GENERAL OPTIONS' entry, -h there; not every --help lists it
+    for s, l in sorted(hp):
+        if l == "--help" and s != "-h":
+            err("'lloop %s --help' gives %s for --help, the page -h" % (c, s))
+    hp = set(p for p in hp if p[1] != "--help")
+    mine = [t for t, cs in opt_sections.items() if c in cs]
+    compare_shorts("lloop %s --help" % c, hp, help_opts[c] - {"--help"}, mine)
+compare_shorts("lloop --help", help_pairs(top), set(OPT.findall(top)),
+               ["GENERAL OPTIONS"] if "GENERAL OPTIONS" in sections else [])
+if pairs_checked < 8:
+    err("only %d short options checked: the -X, --long pairs were not "
+        "parsed" % pairs_checked)
+
 # prose: every option mentioned (examples and other programs aside)
 for t, s in sections.items():
     if t in ("EXAMPLES", "SEE ALSO"):
@@ -132,8 +181,8 @@ if checked < 30:
         "parsed" % checked)
 for e in errors:
     print("MISMATCH: " + e)
-print("%d option entries checked over %d commands, %d mismatches"
-      % (checked, len(cmds), len(errors)))
+print("%d option entries and %d short options checked over %d commands, "
+      "%d mismatches" % (checked, pairs_checked, len(cmds), len(errors)))
 sys.exit(1 if errors else 0)
 PY
 
@@ -161,4 +210,29 @@ fi
 grep -q -- "--frobnicate is not in 'lloop list --help'" "$T/out2" ||
 	fail "self-check: the checker did not name --frobnicate: $(cat "$T/out2")"
 log "self-check: a page with an invented option fails"
+
+# ... a short option that is not the binary's ...
+sed 's/^\*-t\*, \*--threads\* _N_$/*-T*, *--threads* _N_/' "$SCD" >"$T/broken3.scd"
+! cmp -s "$SCD" "$T/broken3.scd" || fail "self-check: could not change -t in a copy"
+render "$T/broken3.scd" "$T/broken3.txt"
+if "$PY" "$T/check.py" "$T/broken3.txt" "$T" "${cmds[@]}" >"$T/out3"; then
+	fail "self-check: the checker passed a page that gives -T for --threads"
+fi
+grep -q -- "gives -t, --threads; the man page's entry for --threads has -T" "$T/out3" ||
+	fail "self-check: the checker did not name -t/-T: $(cat "$T/out3")"
+log "self-check: a page with -T for --threads fails"
+
+# ... and a short option the page leaves out (-q of create, -V of lloop)
+sed -e 's/^\*-q\*, \*--quiet\*$/*--quiet*/' -e 's/^\*-V\*, \*--version\*$/*--version*/' \
+	"$SCD" >"$T/broken4.scd"
+[ "$(diff "$SCD" "$T/broken4.scd" | grep -c '^>')" = 2 ] ||
+	fail "self-check: could not drop -q and -V from a copy"
+render "$T/broken4.scd" "$T/broken4.txt"
+if "$PY" "$T/check.py" "$T/broken4.txt" "$T" "${cmds[@]}" >"$T/out4"; then
+	fail "self-check: the checker passed a page without -q and -V"
+fi
+grep -q -- "gives -q, --quiet; the man page's entry for --quiet has no short option" "$T/out4" &&
+	grep -q -- "'lloop --help' gives -V, --version; the man page's entry for --version has no short option" "$T/out4" ||
+	fail "self-check: the checker did not name -q and -V: $(cat "$T/out4")"
+log "self-check: a page without -q (create) and -V (lloop) fails"
 echo "the man page documents exactly the options of every command's --help"

@@ -49,7 +49,7 @@ for e in uring threads; do
 	fio --name="$e" --ioengine=nbd --uri="nbd://127.0.0.1:${PORT[$e]}/" \
 		--rw=randrw --bsrange=512-128k --numjobs=64 --iodepth=32 \
 		--size=8M --offset_increment=8M --time_based --runtime="$SECS" \
-		--verify=crc32c --verify_backlog=1024 --verify_fatal=1 \
+		--verify=crc32c --verify_state_save=0 --verify_backlog=1024 --verify_fatal=1 \
 		--do_verify=1 --output-format=json --output="$T/$e.json" \
 		>"$T/$e.fio.out" 2>&1 &
 	FIO[$e]=$!

@@ -16,7 +16,7 @@ run_fio() {
 	shift 2
 	fio --name=lloop --ioengine=nbd --uri="$(nbd_uri)" \
 		--numjobs=4 --size=16M --offset_increment=16M \
-		--bsrange=4k-256k --iodepth=16 --verify=crc32c --verify_fatal=1 \
+		--bsrange=4k-256k --iodepth=16 --verify=crc32c --verify_state_save=0 --verify_fatal=1 \
 		--randseed=1234 --output-format=json --output="$out" "$@" || rc=$?
 	if [ "$rc" != 0 ]; then
 		cat "$out" >&2 || :

@@ -80,7 +80,7 @@ else
 		(cd "$T" && timeout 240 fio --name=tlsverify --ioengine=nbd --uri="$uri" \
 			--rw=randwrite --bsrange=4k-256k --size=8M \
 			--numjobs=4 --offset_increment=8M --iodepth=16 \
-			--verify=crc32c --do_verify=1 --verify_fatal=1 \
+			--verify=crc32c --verify_state_save=0 --do_verify=1 --verify_fatal=1 \
 			--verify_state_save=0 --output="$T/fio.out") || rc=$?
 		cat "$T/fio.out"
 		[ "$rc" = 0 ] || fail "fio with verify over TLS: exit status $rc"

@@ -199,6 +199,15 @@ static int connect_cluster(struct rbd *r, const struct backend_opts *o)
 	 */
 	L.rados_conf_set(r->cluster, "rbd_cache",
 		       o->cache == CACHE_WRITEBACK ? "true" : "false");
+	/*
+	 * A write's data stays in its pool buffer, untouched, until librbd
+	 * completes it, and librbd completes a zero-copy write only once the
+	 * messenger has let go of the buffer: so librbd may send from it
+	 * instead of copying it first.  That copy was a fifth of lloop's
+	 * CPU per GiB of 4 MiB writes.  With its cache on, librbd copies
+	 * anyway.
+	 */
+	L.rados_conf_set(r->cluster, "rbd_disable_zero_copy_writes", "false");
 	/* our own one line says what went wrong; librados's would repeat it */
 	L.rados_conf_set(r->cluster, "log_to_stderr", "false");
 	L.rados_conf_set(r->cluster, "err_to_stderr", "false");

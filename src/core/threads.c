@@ -123,14 +123,25 @@ static void *helper_main(void *arg)
 	}
 }
 
+/*
+ * Only the op that finds the list empty wakes the worker: the list is
+ * taken only in worker_woken, after the wake-up is read, so while it is
+ * not empty a wake-up is on its way and will take this op too.  Under a
+ * burst of completions (librbd's callbacks at depth 32) that is one
+ * eventfd write and one wake-up instead of one per op.
+ */
 void helpers_finish(struct worker *w, struct op *op, int res)
 {
+	bool first;
+
 	op->res = res;
 	pthread_mutex_lock(&w->lock);
+	first = !w->helper_done;
 	op->next = w->helper_done;
 	w->helper_done = op;
 	pthread_mutex_unlock(&w->lock);
-	worker_wake(w);
+	if (first)
+		worker_wake(w);
 }
 
 int helpers_start(unsigned nthreads)

@@ -54,6 +54,13 @@ static uint64_t wake_read(struct worker *w)
 	return v;
 }
 
+/* op number i (in buf) must be the i-th one completed */
+static void in_order_done(struct op *op, int res)
+{
+	assert_int_equal((uintptr_t)op->buf, reaped);
+	count_done(op, res);
+}
+
 /* ten ops in a row: one wake-up; all ten reaped, in the order finished */
 static void burst_wakes_once(void **state)
 {
@@ -63,7 +70,7 @@ static void burst_wakes_once(void **state)
 	worker_setup(&w);
 	reaped = 0;
 	for (unsigned i = 0; i < 10; i++) {
-		ops[i] = (struct op){ .done = count_done,
+		ops[i] = (struct op){ .done = in_order_done,
 				      .buf = (void *)(uintptr_t)i };
 		helpers_finish(&w, &ops[i], i);
 	}
@@ -71,6 +78,7 @@ static void burst_wakes_once(void **state)
 	assert_int_equal(helpers_reap(&w), 10);
 	assert_int_equal(reaped, 10);
 	/* the list is empty again: the next op wakes again */
+	reaped = 0;
 	helpers_finish(&w, &ops[0], 0);
 	assert_int_equal(wake_read(&w), 1);
 	assert_int_equal(helpers_reap(&w), 1);

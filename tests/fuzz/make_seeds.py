@@ -526,6 +526,13 @@ def uring_seeds():
     s["crash-uring-two-inits"] = (
         fuse_cfg(0) + uring_cfg(2) + init() + ring(f.read(0, 512)) +
         init() + ring(f.read(0, 512), 1))
+    # regression input: DESTROY came by /dev/fuse while a LOOKUP the
+    # kernel had put in an entry waited in the ring's CQ, not yet reaped;
+    # the ring was exited, that LOOKUP left unanswered
+    s["crash-uring-destroy-unreaped"] = (
+        fuse_cfg(0, 0, 2) + uring_cfg(1) + init() +
+        ring(f.msg(FUSE_LOOKUP, b"x\0")) +
+        ring(f.msg(FUSE_DESTROY, nodeid=0), BY_DEV))
     return s
 
 

@@ -59,13 +59,7 @@ void fuse_live_put(struct fuse_session *fs)
 
 static void slot_released(struct fuse_session *fs, struct request *rq)
 {
-	/*
-	 * /dev/fuse is over.  A ring no request has come through may never
-	 * have been registered (INIT failed, or never came): its entries
-	 * would wait for ever.  It holds no request: give it up now.
-	 */
-	if (!atomic_load(&fs->uring_active))
-		fuse_uring_stop(fs, true);
+	fuse_uring_dev_ended(fs);
 	pool_put_request(&fs->w->pool, rq);
 	worker_pool_returned(fs->w);
 	fuse_live_put(fs);

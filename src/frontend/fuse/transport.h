@@ -60,6 +60,8 @@ void fuse_uring_init_replied(struct fuse_session *fs, int res);
 /* the reply of a request that came through the ring */
 void fuse_uring_reply(struct request *rq, int err, const void *body,
 		      size_t len);
+/* /dev/fuse is over: a ring never registered goes now */
+void fuse_uring_dev_ended(struct fuse_session *fs);
 /* the worker stops: forced, the ring is closed now */
 void fuse_uring_stop(struct fuse_session *fs, bool force);
 /* the session is over: the ring's memory goes */

@@ -106,6 +106,7 @@ struct fuse_ring {
 	unsigned nr_ents;	/* nr_queues * depth */
 	unsigned live_ents;	/* not ENT_GONE */
 	bool granted;		/* an INIT reply took the ring */
+	bool registered;	/* the entries went to the kernel */
 	bool warned;
 	struct ring_ent ents[];
 };
@@ -647,6 +648,7 @@ void fuse_uring_init_replied(struct fuse_session *fs, int res)
 		ring_abandon(r);
 		return;
 	}
+	r->registered = true;
 	/* a refused REGISTER completes at once: see which queues stand */
 	ring_reap(r);
 	/* entry i serves queue i % nr_queues */
@@ -692,6 +694,21 @@ void fuse_uring_reply(struct request *rq, int err, const void *body,
 	e->hdr->ring_ent_in_out.payload_sz = len;
 	e->retries = 0;
 	ent_command(r, e, CMD_COMMIT_AND_FETCH);
+}
+
+/*
+ * /dev/fuse is over (unmounted, or DESTROY came).  Entries the kernel
+ * holds end with its unmount or abort, and a request it has handed to
+ * one (even one whose completion we have not reaped yet) still wants
+ * its answer; so the ring stays.  Entries that never went to the kernel
+ * (INIT failed, or never came) would wait for ever: give them up.
+ */
+void fuse_uring_dev_ended(struct fuse_session *fs)
+{
+	struct fuse_ring *r = fs->ring;
+
+	if (r && !r->closed && !r->registered)
+		ring_abandon(r);
 }
 
 void fuse_uring_stop(struct fuse_session *fs, bool force)

@@ -214,13 +214,17 @@ size_t stats_format(struct server *srv, char *buf, size_t len, bool json)
 		struct pool *p = &w->pool;
 
 		put(&o,
-		    json ? "%s{\"id\":%u,\"io_flusher\":%d,\"requests\":%u,"
+		    json ? "%s{\"id\":%u,\"io_flusher\":%d,"
+			   "\"registered_buffers\":%s,\"requests\":%u,"
 			   "\"requests_in_use\":%u,\"requests_high_water\":%u,"
 			   "\"buffer_bytes\":%zu,\"buffer_in_use\":%zu,"
 			   "\"buffer_high_water\":%zu}"
-			 : "%sworker %u: io_flusher %d, requests %u in use %u "
+			 : "%sworker %u: io_flusher %d, registered buffers %s, "
+			   "requests %u in use %u "
 			   "high %u, buffers %zu in use %zu high %zu\n",
 		    json && i ? "," : "", w->id, w->stats.io_flusher,
+		    json ? yes(w->stats.registered_buffers)
+			 : w->stats.registered_buffers ? "yes" : "no",
 		    p->nr_reqs, __atomic_load_n(&p->reqs_in_use,
 						__ATOMIC_RELAXED),
 		    __atomic_load_n(&p->reqs_high_water, __ATOMIC_RELAXED),

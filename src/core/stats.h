@@ -29,6 +29,7 @@ struct worker_stats {
 	struct op_counters *exp;	/* [export][op] */
 	uint64_t hist[STATS_OPS][STATS_BUCKETS];
 	int io_flusher;			/* PR_GET_IO_FLUSHER on the thread */
+	int registered_buffers;		/* the pool registered with io_uring */
 };
 
 static inline void stat_add(uint64_t *p, uint64_t v)

@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "core/engine.h"
+#include "core/log.h"
 #include "core/worker.h"
 
 #define CQE_BATCH 64
@@ -38,13 +40,62 @@ static const unsigned setup_flags[] = {
 	0,
 };
 
+/*
+ * The ring, and the worker's buffer arena as registered with it.  A read
+ * or write into a registered buffer (READ_FIXED, WRITE_FIXED) skips
+ * pinning its pages for every request: with O_DIRECT that is the
+ * get_user_pages of each I/O.  io_uring takes at most 1 GiB per buffer,
+ * so a bigger arena is registered as 1 GiB pieces; a pool buffer is
+ * aligned to its size and never straddles two.
+ */
+struct uring {
+	struct io_uring ring;
+	char *fixed;		/* the arena if registered, else NULL */
+	size_t fixed_len;
+};
+
+#define FIXED_SHIFT 30
+
+/*
+ * Without CAP_IPC_LOCK the kernel charges registered buffers to the
+ * user's RLIMIT_MEMLOCK (apart from mlockall's own count): where that
+ * refuses, file I/O goes on unregistered, as before.
+ */
+static void uring_register_arena(struct worker *w, struct uring *u)
+{
+	struct iovec iov[64];
+	size_t len = w->pool.buddy.size, piece = (size_t)1 << FIXED_SHIFT;
+	unsigned n = (len + piece - 1) >> FIXED_SHIFT;
+	int ret = -E2BIG;
+
+	if (n <= ARRAY_LEN(iov)) {
+		for (unsigned i = 0; i < n; i++) {
+			size_t off = (size_t)i << FIXED_SHIFT;
+
+			iov[i] = (struct iovec){ w->pool.arena + off,
+						 len - off < piece ? len - off
+								   : piece };
+		}
+		ret = io_uring_register_buffers(&u->ring, iov, n);
+	}
+	if (ret < 0) {
+		log_info("worker %u: buffers not registered with io_uring "
+			 "(%s): file I/O pins its pages per request",
+			 w->id, strerror(-ret));
+		return;
+	}
+	u->fixed = w->pool.arena;
+	u->fixed_len = len;
+	w->stats.registered_buffers = 1;
+}
+
 static int uring_init(struct worker *w, unsigned entries)
 {
 	struct io_uring_params p = { 0 };
-	struct io_uring *ring = calloc(1, sizeof(*ring));
+	struct uring *u = calloc(1, sizeof(*u));
 	int ret;
 
-	if (!ring)
+	if (!u)
 		return -ENOMEM;
 	if (entries > 32768)
 		entries = 32768;
@@ -60,27 +111,42 @@ static int uring_init(struct worker *w, unsigned entries)
 			.flags = IORING_SETUP_CQSIZE | setup_flags[i],
 			.cq_entries = entries * 2,
 		};
-		ret = io_uring_queue_init_params(entries, ring, &p);
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
 		if (ret != -EINVAL)
 			break;
 	}
 	if (ret < 0) {
-		free(ring);
+		free(u);
 		return ret;
 	}
-	w->eng_data = ring;
+	w->eng_data = u;
+	uring_register_arena(w, u);
 	return 0;
 }
 
 static void uring_fini(struct worker *w)
 {
-	struct io_uring *ring = w->eng_data;
+	struct uring *u = w->eng_data;
 
-	if (!ring)
+	if (!u)
 		return;
-	io_uring_queue_exit(ring);
-	free(ring);
+	io_uring_queue_exit(&u->ring);
+	free(u);
 	w->eng_data = NULL;
+	w->stats.registered_buffers = 0;
+}
+
+/* the registered piece that holds [buf, buf + len), or -1 */
+static int fixed_index(const struct uring *u, const void *buf, size_t len)
+{
+	uintptr_t b = (uintptr_t)buf, base = (uintptr_t)u->fixed;
+	size_t off = b - base;
+
+	if (!u->fixed || b < base || off >= u->fixed_len || !len ||
+	    len > u->fixed_len - off ||
+	    off >> FIXED_SHIFT != (off + len - 1) >> FIXED_SHIFT)
+		return -1;
+	return off >> FIXED_SHIFT;
 }
 
 static struct io_uring_sqe *uring_sqe(struct io_uring *ring)
@@ -96,20 +162,33 @@ static struct io_uring_sqe *uring_sqe(struct io_uring *ring)
 
 static void uring_submit(struct worker *w, struct op *op)
 {
-	struct io_uring *ring = w->eng_data;
+	struct uring *u = w->eng_data;
 	struct io_uring_sqe *sqe;
+	int idx;
 
 	if (op->kind == OP_CALL) {
 		helpers_queue(w, op);
 		return;
 	}
-	sqe = uring_sqe(ring);
+	sqe = uring_sqe(&u->ring);
 	switch (op->kind) {
 	case OP_READ:
-		io_uring_prep_read(sqe, op->fd, op->buf, op->len, op->off);
+		idx = fixed_index(u, op->buf, op->len);
+		if (idx >= 0)
+			io_uring_prep_read_fixed(sqe, op->fd, op->buf, op->len,
+						 op->off, idx);
+		else
+			io_uring_prep_read(sqe, op->fd, op->buf, op->len,
+					   op->off);
 		break;
 	case OP_WRITE:
-		io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->off);
+		idx = fixed_index(u, op->buf, op->len);
+		if (idx >= 0)
+			io_uring_prep_write_fixed(sqe, op->fd, op->buf, op->len,
+						  op->off, idx);
+		else
+			io_uring_prep_write(sqe, op->fd, op->buf, op->len,
+					    op->off);
 		sqe->rw_flags = op->flags;
 		break;
 	case OP_FSYNC:
@@ -157,7 +236,8 @@ static void uring_submit(struct worker *w, struct op *op)
 
 static void uring_cancel(struct worker *w, struct op *op)
 {
-	struct io_uring_sqe *sqe = uring_sqe(w->eng_data);
+	struct uring *u = w->eng_data;
+	struct io_uring_sqe *sqe = uring_sqe(&u->ring);
 
 	io_uring_prep_cancel(sqe, op, 0);
 	io_uring_sqe_set_data(sqe, NULL); /* its own completion is ignored */
@@ -165,7 +245,8 @@ static void uring_cancel(struct worker *w, struct op *op)
 
 static int uring_run(struct worker *w)
 {
-	struct io_uring *ring = w->eng_data;
+	struct uring *u = w->eng_data;
+	struct io_uring *ring = &u->ring;
 	struct io_uring_cqe *cqes[CQE_BATCH];
 	struct op *ops[CQE_BATCH];
 	int res[CQE_BATCH];

@@ -5,6 +5,8 @@ the report (latest.md, latest.json, one PNG per job family).
     report.py jobs [--quick|--all]    job table, tab-separated, for bench/run
     report.py one FIO_JSON            one line summing up a fio run
     report.py final WORKDIR OUTDIR    write the report from WORKDIR's runs
+    report.py plots OUTDIR            draw OUTDIR's plots again from its
+                                      latest.json (once gnuplot is there)
 
 It measures nothing and asserts nothing: it only reads what bench/run
 recorded and turns it into tables and plots.
@@ -451,24 +453,8 @@ def cmd_final(args):
         json.dump(result, f, indent=1)
         f.write("\n")
 
-    present_all = [s for s in servers_wanted
-                   if any(r["server"] == s for r in runs)]
-    present = [s for s in present_all if SERVER_KIND[s] not in OWN_SECTION]
-    present_tls = [s for s in present_all if SERVER_KIND[s] == "tls"]
-    present_rbd = [s for s in present_all if SERVER_KIND[s] == "rbd"]
-    families = [fam for fam in FAMILIES
-                if any(job_def(j)[1] == fam and summary[j].get(s)
-                       for j in jobs for s in present)]
-    groups = [(fam, FAMILIES[fam], [j for j in jobs if job_def(j)[1] == fam],
-               present) for fam in families]
-    tls_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_tls)]
-    if tls_jobs_run:
-        groups.append(("tls", "NBD over TLS, TCP 127.0.0.1", tls_jobs_run,
-                       present_tls))
-    rbd_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_rbd)]
-    if rbd_jobs_run:
-        groups.append(("rbd", "Ceph RBD, one-node memstore cluster", rbd_jobs_run,
-                       present_rbd))
+    (present, present_tls, present_rbd, families, tls_jobs_run, rbd_jobs_run,
+     groups) = report_sets(servers_wanted, jobs, runs, summary)
     plots = make_plots(outdir, groups, summary)
 
     md = []
@@ -719,6 +705,47 @@ def rbd_section(w, config, jobs, servers, summary, ratios, plot):
         w("![Ceph RBD](%s)" % os.path.basename(plot))
 
 
+def report_sets(servers_wanted, jobs, runs, summary):
+    """Which servers ran (all; the job-family ones; TLS; RBD), the job
+    families with results, the TLS and RBD jobs that ran, and the plots to
+    make: a group per job family with the servers that ran it, then the TLS
+    rows and the RBD rows, each in a group of its own."""
+    present_all = [s for s in servers_wanted
+                   if any(r["server"] == s for r in runs)]
+    present = [s for s in present_all if SERVER_KIND[s] not in OWN_SECTION]
+    present_tls = [s for s in present_all if SERVER_KIND[s] == "tls"]
+    present_rbd = [s for s in present_all if SERVER_KIND[s] == "rbd"]
+    families = [fam for fam in FAMILIES
+                if any(job_def(j)[1] == fam and summary[j].get(s)
+                       for j in jobs for s in present)]
+    groups = [(fam, FAMILIES[fam], [j for j in jobs if job_def(j)[1] == fam],
+               present) for fam in families]
+    tls_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_tls)]
+    if tls_jobs_run:
+        groups.append(("tls", "NBD over TLS, TCP 127.0.0.1", tls_jobs_run,
+                       present_tls))
+    rbd_jobs_run = [j for j in jobs if any(summary[j].get(s) for s in present_rbd)]
+    if rbd_jobs_run:
+        groups.append(("rbd", "Ceph RBD, one-node memstore cluster", rbd_jobs_run,
+                       present_rbd))
+    return (present, present_tls, present_rbd, families, tls_jobs_run,
+            rbd_jobs_run, groups)
+
+
+def cmd_plots(args):
+    """Draw the plots again from OUTDIR's latest.json (say, after gnuplot
+    was installed), without running anything."""
+    outdir = args[0]
+    with open(os.path.join(outdir, "latest.json")) as f:
+        result = json.load(f)
+    summary = result["summary"]
+    jobs = [j["name"] for j in result["jobs"]]
+    servers = [s["name"] for s in result["servers"]]
+    groups = report_sets(servers, jobs, result["runs"], summary)[-1]
+    for fam, png in make_plots(outdir, groups, summary).items():
+        print("bench: wrote %s" % png)
+
+
 def make_plots(outdir, groups, summary):
     """One PNG per group (a job family, or the TLS rows): a panel per job, a
     bar per server (median, error bar from min to max over rounds); top row
@@ -804,6 +831,8 @@ def main():
         cmd_one(args)
     elif cmd == "final":
         cmd_final(args)
+    elif cmd == "plots":
+        cmd_plots(args)
     else:
         print(__doc__)
         return 2

@@ -149,6 +149,18 @@ static int fixed_index(const struct uring *u, const void *buf, size_t len)
 	return off >> FIXED_SHIFT;
 }
 
+/* a file read or write: the fixed opcode where the buffer is registered */
+static void prep_file_rw(const struct uring *u, struct io_uring_sqe *sqe,
+			 const struct op *op, unsigned plain, unsigned fixed)
+{
+	int idx = fixed_index(u, op->buf, op->len);
+
+	io_uring_prep_rw(idx >= 0 ? fixed : plain, sqe, op->fd, op->buf,
+			 op->len, op->off);
+	if (idx >= 0)
+		sqe->buf_index = idx;
+}
+
 static struct io_uring_sqe *uring_sqe(struct io_uring *ring)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
@@ -164,7 +176,6 @@ static void uring_submit(struct worker *w, struct op *op)
 {
 	struct uring *u = w->eng_data;
 	struct io_uring_sqe *sqe;
-	int idx;
 
 	if (op->kind == OP_CALL) {
 		helpers_queue(w, op);
@@ -173,22 +184,10 @@ static void uring_submit(struct worker *w, struct op *op)
 	sqe = uring_sqe(&u->ring);
 	switch (op->kind) {
 	case OP_READ:
-		idx = fixed_index(u, op->buf, op->len);
-		if (idx >= 0)
-			io_uring_prep_read_fixed(sqe, op->fd, op->buf, op->len,
-						 op->off, idx);
-		else
-			io_uring_prep_read(sqe, op->fd, op->buf, op->len,
-					   op->off);
+		prep_file_rw(u, sqe, op, IORING_OP_READ, IORING_OP_READ_FIXED);
 		break;
 	case OP_WRITE:
-		idx = fixed_index(u, op->buf, op->len);
-		if (idx >= 0)
-			io_uring_prep_write_fixed(sqe, op->fd, op->buf, op->len,
-						  op->off, idx);
-		else
-			io_uring_prep_write(sqe, op->fd, op->buf, op->len,
-					    op->off);
+		prep_file_rw(u, sqe, op, IORING_OP_WRITE, IORING_OP_WRITE_FIXED);
 		sqe->rw_flags = op->flags;
 		break;
 	case OP_FSYNC:

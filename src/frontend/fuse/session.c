@@ -385,7 +385,7 @@ static void op_read(struct fuse_session *fs, struct request *rq,
 static void op_write(struct fuse_session *fs, struct request *rq,
 		     const struct fuse_write_in *in, size_t got)
 {
-	uint64_t size = fs->exp->be->size;
+	uint64_t size = fs->exp->be->size, len = in->size;
 
 	if (fs->read_only) {
 		reply_err(rq, -EROFS);
@@ -395,20 +395,24 @@ static void op_write(struct fuse_session *fs, struct request *rq,
 		reply_err(rq, -EINVAL);
 		return;
 	}
-	if (!range_in_bounds(in->offset, in->size, size)) {
+	/* the image does not grow: a write across its end is cut short
+	 * there, as on a block device, and one past it has no room */
+	if (in->offset >= size) {
 		reply_err(rq, -ENOSPC);
 		return;
 	}
+	if (len > size - in->offset)
+		len = size - in->offset;
 	/* the data came in at buf[0]; an unaligned write wants it past the
 	 * bounce head, where the read-modify-write expects it */
 	rq->type = REQ_WRITE;
 	rq->offset = in->offset;
-	rq->len = in->size;
+	rq->len = len;
 	request_buffer_len(rq, fs->exp->be->align);
 	request_place_data(rq);
 	if (rq->data != rq->buf)
 		memmove(rq->data, rq->buf, rq->len);
-	io_submit(fs, rq, REQ_WRITE, in->offset, in->size, 0);
+	io_submit(fs, rq, REQ_WRITE, in->offset, len, 0);
 }
 
 static void op_fallocate(struct fuse_session *fs, struct request *rq,
@@ -416,28 +420,40 @@ static void op_fallocate(struct fuse_session *fs, struct request *rq,
 {
 	uint32_t punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	uint32_t zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-	uint64_t size = fs->exp->be->size;
+	uint64_t size = fs->exp->be->size, len = in->length;
 
 	if (fs->read_only) {
 		reply_err(rq, -EROFS);
 		return;
 	}
-	if (in->mode == 0 || in->mode == FALLOC_FL_KEEP_SIZE) {
-		reply_struct(rq, 0); /* space is the backend's business */
-		return;
-	}
-	if (!range_in_bounds(in->offset, in->length, size)) {
-		reply_err(rq, -EINVAL);
-		return;
-	}
-	/* a punched hole must read back as zeroes: that is WRITE_ZEROES */
-	if (in->mode == punch || in->mode == FALLOC_FL_PUNCH_HOLE)
-		io_submit(fs, rq, REQ_ZERO, in->offset, in->length, 0);
-	else if (in->mode == zero || in->mode == FALLOC_FL_ZERO_RANGE)
-		io_submit(fs, rq, REQ_ZERO, in->offset, in->length,
-			  REQ_NO_HOLE);
-	else
+	if (in->mode != 0 && in->mode != FALLOC_FL_KEEP_SIZE &&
+	    in->mode != punch && in->mode != zero &&
+	    in->mode != FALLOC_FL_ZERO_RANGE) {
 		reply_err(rq, -EOPNOTSUPP);
+		return;
+	}
+	/*
+	 * The image does not grow.  Without KEEP_SIZE the caller wants the
+	 * file to reach offset + length (the kernel takes success as that
+	 * size): past the end there is no room.  With it, the part past the
+	 * end is nothing to do, as on any file.
+	 */
+	if (!(in->mode & FALLOC_FL_KEEP_SIZE) &&
+	    !range_in_bounds(in->offset, in->length, size)) {
+		reply_err(rq, -ENOSPC);
+		return;
+	}
+	/* allocating is the backend's business; so is a range past the end */
+	if (!(in->mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) ||
+	    in->offset >= size || !in->length) {
+		reply_struct(rq, 0);
+		return;
+	}
+	if (len > size - in->offset)
+		len = size - in->offset;
+	/* a punched hole must read back as zeroes: that is WRITE_ZEROES */
+	io_submit(fs, rq, REQ_ZERO, in->offset, len,
+		  in->mode == punch ? 0 : REQ_NO_HOLE);
 }
 
 /* ---- dispatch ---- */

@@ -13,8 +13,11 @@
  *   CACHE           fadvise(WILLNEED)
  *   BLOCK_STATUS    SEEK_DATA/SEEK_HOLE on a helper thread
  *
- * A block device takes the same fallocate modes: the kernel turns them
- * into BLKDISCARD and BLKZEROOUT.
+ * A block device takes the same fallocate modes.  The kernel turns
+ * PUNCH_HOLE into a write-zeroes that may unmap and that fails where the
+ * device has none (so a trim is then nothing: it is advisory), and
+ * ZERO_RANGE into one that keeps the space, writing zeroes itself where
+ * the device cannot.  Neither is a discard.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,12 +159,59 @@ static int rwf(struct request *rq)
 	return rq->flags & REQ_FUA ? RWF_DSYNC : 0;
 }
 
+/* a write that waited for the guard: from the start, woken */
+static void retry_write(struct task *t)
+{
+	struct request *rq =
+		(struct request *)((char *)t - offsetof(struct request, task));
+
+	backend_submit(&rq_file(rq)->b, rq);
+}
+
+/*
+ * Hold blocks first..last for a write in the guard (backend/rmw.h) while it
+ * runs.  Without O_DIRECT every write goes through the page cache and none
+ * reads-modifies-writes: nothing to hold.  false: it waits, and starts
+ * again when woken.
+ */
+static bool guard_begin(struct file *f, struct request *rq, uint64_t first,
+			uint64_t last, int kind)
+{
+	if (!f->direct)
+		return true;
+	if (rmw_begin(&f->guard, &rq->range, first, last, kind, rq->w))
+		return true;
+	rq->task.run = retry_write;
+	worker_defer(rq->w, &rq->task);
+	return false;
+}
+
+/* the blocks of the request's own range */
+static bool guard_rq(struct file *f, struct request *rq, int kind)
+{
+	uint32_t a = f->b.align;
+
+	if (!rq->len)
+		return true;
+	return guard_begin(f, rq, rq->offset / a,
+			   (rq->offset + rq->len - 1) / a, kind);
+}
+
+static void guard_end(struct file *f, struct request *rq)
+{
+	if (rq->range.held)
+		rmw_end(&f->guard, &rq->range, rq->w);
+}
+
 static void write_done(struct op *op, int res)
 {
 	struct request *rq = op_rq(op);
 
 	if (res > 0 && continue_short(op, res))
 		return;
+	if (res == 0 && op->len)
+		res = -EIO; /* nothing written, and no error said why */
+	guard_end(rq_file(rq), rq);
 	rq->complete(rq, res < 0 ? res : 0);
 }
 
@@ -187,29 +237,18 @@ static bool tail_partial(struct request *rq, uint32_t align)
 	return (rq->offset + rq->len) % align != 0;
 }
 
-static void rmw_locked_blocks(struct request *rq, uint32_t a, uint64_t *x,
-			      uint64_t *y)
-{
-	*x = head_partial(rq, a) ? head_block(rq, a) : tail_block(rq, a);
-	*y = tail_partial(rq, a) ? tail_block(rq, a) : *x;
-}
-
 static void rmw_step(struct request *rq);
 
 static void rmw_io_done(struct op *op, int res)
 {
 	struct request *rq = op_rq(op);
-	struct file *f = rq_file(rq);
-	uint32_t a = f->b.align;
-	uint64_t x, y;
 
 	if (res > 0 && continue_short(op, res))
 		return;
 	if (res == 0 && op->len)
 		res = -EIO;
 	if (res < 0 || rq->stage == W_SPAN) {
-		rmw_locked_blocks(rq, a, &x, &y);
-		rmw_unlock(&f->guard, x, y);
+		guard_end(rq_file(rq), rq);
 		rq->complete(rq, res < 0 ? res : 0);
 		return;
 	}
@@ -267,35 +306,28 @@ static void rmw_step(struct request *rq)
 	}
 }
 
-static void rmw_retry(struct task *t)
-{
-	struct request *rq =
-		(struct request *)((char *)t - offsetof(struct request, task));
-
-	rq_file(rq)->b.ops->write(&rq_file(rq)->b, rq);
-}
-
 static void file_write(struct backend *b, struct request *rq)
 {
 	struct file *f = to_file(b);
-	uint64_t x, y;
 
 	if (use_direct_exact(f, rq)) {
-		submit(rq, OP_WRITE, f->fd, rq->data, rq->len, rq->offset,
-		       rwf(rq), write_done);
+		if (guard_rq(f, rq, RMW_SHARED))
+			submit(rq, OP_WRITE, f->fd, rq->data, rq->len,
+			       rq->offset, rwf(rq), write_done);
 		return;
 	}
+	/* through the page cache: it reads the rest of a partial block */
 	if (past_aligned_end(f, rq)) {
-		submit(rq, OP_WRITE, f->fd_buffered, rq->data, rq->len,
-		       rq->offset, rwf(rq), write_done);
+		if (guard_rq(f, rq, RMW_EXCL))
+			submit(rq, OP_WRITE, f->fd_buffered, rq->data, rq->len,
+			       rq->offset, rwf(rq), write_done);
 		return;
 	}
-	rmw_locked_blocks(rq, b->align, &x, &y);
-	if (!rmw_try_lock(&f->guard, x, y, rq->w)) {
-		rq->task.run = rmw_retry;
-		worker_defer(rq->w, &rq->task);
+	/* the whole span: a write of its middle blocks would be harmless,
+	 * but holding one range keeps the guard simple */
+	if (!guard_begin(f, rq, head_block(rq, b->align),
+			 tail_block(rq, b->align), RMW_EXCL))
 		return;
-	}
 	rq->stage = 0;
 	rmw_step(rq);
 }
@@ -310,6 +342,7 @@ static void trim_done(struct op *op, int res)
 	/* trim is advisory: a file system without holes is still right */
 	if (res == -EOPNOTSUPP || res == -EINVAL)
 		res = 0;
+	guard_end(rq_file(op_rq(op)), op_rq(op));
 	complete_fua(op_rq(op), res);
 }
 
@@ -329,6 +362,8 @@ static void file_trim(struct backend *b, struct request *rq)
 			return;
 		}
 	}
+	if (!guard_rq(f, rq, RMW_SHARED))
+		return;
 	submit(rq, OP_FALLOCATE, f->fd,
 	       NULL, end - off, off, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	       trim_done);
@@ -357,6 +392,7 @@ static void zero_done(struct op *op, int res)
 	case Z_RANGE:
 		if (unsupported) {
 			if (rq->flags & REQ_FAST_ZERO) {
+				guard_end(f, rq);
 				rq->complete(rq, -ENOTSUP);
 				return;
 			}
@@ -367,7 +403,9 @@ static void zero_done(struct op *op, int res)
 		}
 		break;
 	case Z_WRITE:
-		if (res >= 0) {
+		if (res == 0)
+			res = -EIO; /* nothing written, and no error said why */
+		if (res > 0) {
 			rq->done_len += res;
 			if (rq->done_len < rq->len) {
 				zero_write_next(rq);
@@ -377,6 +415,7 @@ static void zero_done(struct op *op, int res)
 		}
 		break;
 	}
+	guard_end(f, rq);
 	complete_fua(rq, res);
 }
 
@@ -396,6 +435,11 @@ static void file_zero(struct backend *b, struct request *rq)
 {
 	struct file *f = to_file(b);
 
+	/* zeroes written through the page cache (the fallback) read the
+	 * rest of a partial block there */
+	if (!guard_rq(f, rq, is_aligned(rq->offset, rq->len, b->align) ?
+				     RMW_SHARED : RMW_EXCL))
+		return;
 	if (rq->flags & REQ_NO_HOLE) {
 		rq->stage = Z_RANGE;
 		submit(rq, OP_FALLOCATE, f->fd, NULL, rq->len, rq->offset,

@@ -42,6 +42,13 @@ struct extent {
 #define EXTENT_HOLE 1u
 #define EXTENT_ZERO 2u
 
+/* a write's blocks, held against read-modify-writes (backend/rmw.h) */
+struct rmw_range {
+	struct rmw_range *prev, *next;
+	uint64_t first, last;
+	uint8_t held;		/* 0 or how: backend/rmw.h */
+};
+
 struct request {
 	struct op op;		/* the backend's current engine op */
 	struct worker *w;
@@ -76,6 +83,7 @@ struct request {
 	uint8_t hdr[192] __attribute__((aligned(8)));
 	struct request *next;	/* pool free list, send queue */
 	struct task task;	/* backend: retry after a conflict */
+	struct rmw_range range;	/* backend: blocks held while writing */
 	uint64_t start_ns;	/* for the latency histogram */
 };
 

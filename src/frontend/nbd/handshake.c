@@ -90,6 +90,8 @@ static void hs_enter_transmission(struct nbd_conn *c)
 	struct export *e = c->exp;
 
 	c->transmission = true;
+	/* a context set for another export's name is not selected for this */
+	c->meta_alloc = c->meta_alloc && c->meta_exp == e;
 	c->sess = (struct nbd_session){
 		.size = e->be->size,
 		.max_payload = c->srv->max_payload,
@@ -122,7 +124,6 @@ static void opt_export_name(struct nbd_conn *c)
 		return;
 	}
 	c->exp = e;
-	c->meta_alloc = false; /* not negotiable along this path */
 	put_be64(c->hs_out, e->be->size);
 	put_be16(c->hs_out + 8, export_flags(c, e));
 	c->hs_len = 10;
@@ -258,8 +259,12 @@ static void opt_meta_context(struct nbd_conn *c)
 	bool set = c->opt == NBD_OPT_SET_META_CONTEXT;
 	char name[NBD_MAX_NAME + 1];
 	uint32_t namelen, nq, at;
+	struct export *e;
 	bool any = false, all;
 
+	/* a SET replaces the selection, even when it fails */
+	if (set)
+		c->meta_alloc = false;
 	if (set && !c->structured)
 		return reply_error(c, NBD_REP_ERR_INVALID,
 				   "structured replies not negotiated");
@@ -291,7 +296,8 @@ static void opt_meta_context(struct nbd_conn *c)
 	if (nq == 0 && at != c->opt_len)
 		return reply_error(c, NBD_REP_ERR_INVALID,
 				   "trailing bytes after the queries");
-	if (!server_find_export(c->srv, name))
+	e = server_find_export(c->srv, name);
+	if (!e)
 		return reply_error(c, NBD_REP_ERR_UNKNOWN, "no such export");
 
 	rep_begin(c);
@@ -311,12 +317,15 @@ static void opt_meta_context(struct nbd_conn *c)
 		uint8_t *p = rep_add(c, NBD_REP_META_CONTEXT,
 				     4 + strlen(NBD_META_BASE_ALLOCATION));
 
-		put_be32(p, NBD_META_ID_BASE_ALLOCATION);
+		/* LIST: the ID is reserved, zero */
+		put_be32(p, set ? NBD_META_ID_BASE_ALLOCATION : 0);
 		memcpy(p + 4, NBD_META_BASE_ALLOCATION,
 		       strlen(NBD_META_BASE_ALLOCATION));
 	}
-	if (set)
+	if (set) {
 		c->meta_alloc = any;
+		c->meta_exp = e;
+	}
 	reply_and_continue(c, NBD_REP_ACK);
 }
 
@@ -334,7 +343,13 @@ static void opt_starttls(struct nbd_conn *c)
 	if (c->opt_len)
 		return reply_error(c, NBD_REP_ERR_INVALID,
 				   "STARTTLS takes no data");
-	/* the ACK in plaintext, then TLS; options go on inside it */
+	/* the ACK in plaintext, then TLS; options go on inside it.  What
+	 * was negotiated in plaintext is forgotten (an attacker on the wire
+	 * could have said it): the client asks again inside TLS */
+	c->structured = false;
+	c->meta_alloc = false;
+	c->meta_exp = NULL;
+	c->exp = NULL;
 	rep_begin(c);
 	rep_add(c, NBD_REP_ACK, 0);
 	conn_send_hs(c, hs_start_tls);

@@ -59,6 +59,7 @@ struct nbd_conn {
 	conn_fn hs_after;
 	unsigned list_next;	/* NBD_OPT_LIST progress */
 	bool structured, no_zeroes, meta_alloc;
+	struct export *meta_exp; /* the export base:allocation was set for */
 	struct export *exp;
 	struct nbd_session sess;
 

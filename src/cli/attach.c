@@ -579,6 +579,18 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			  ao->sector_size);
 		return 1;
 	}
+	/* ublk gives the backend the kernel's requests as they are: no
+	 * bounce span for what direct I/O cannot take (nbd and FUSE have one) */
+	if (d->frontend == FRONTEND_UBLK &&
+	    ao->sector_size < d->exp.be->align) {
+		log_error("--sector-size %u: %s takes direct I/O aligned to %u "
+			  "bytes only, and the ublk frontend does not bounce "
+			  "smaller sectors: use %s--cache writeback",
+			  ao->sector_size, d->exp.spec, d->exp.be->align,
+			  d->exp.be->align <= 4096 ? "--sector-size 4096 or " :
+						    "");
+		return 1;
+	}
 	if (d->frontend == FRONTEND_FUSE && fuse_prepare(d) < 0)
 		goto out;
 	if (server_setup(&d->srv) < 0)

@@ -1,7 +1,7 @@
 # The ublk frontend: lloop attach --frontend ublk on /dev/vda; data, a
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
-plan 27
+plan 30
 watchdog 400
 IMG=/dev/vda
 
@@ -24,6 +24,7 @@ diag "$n: max_sectors_kb $(cat /sys/block/$n/queue/max_sectors_kb), write cache:
 dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2>/dev/null
 dd if=/tmp/pat of=/tmp/pat.tail bs=1M skip=4 2>/dev/null
 dd if=/tmp/pat of=/tmp/pat.512 bs=512 count=1 2>/dev/null
+dd if=/tmp/pat of=/tmp/pat.4k bs=4096 count=1 2>/dev/null
 dd if=/tmp/pat of="$dev" bs=1M seek=1 conv=fsync 2>/dev/null
 echo 3 >/proc/sys/vm/drop_caches
 check "what was written through $dev reads back (direct)" \
@@ -78,6 +79,14 @@ check "--sector-size 512: logical blocks of 512" \
 check "--sector-size 512: a 512-byte direct write reads back" \
 	sh -c "dd if=/tmp/pat of=$dev bs=512 count=1 seek=7 oflag=direct 2>/dev/null && dd if=$dev bs=512 count=1 skip=7 iflag=direct 2>/dev/null | cmp - /tmp/pat.512"
 check "--sector-size 512: detach" lloop detach "$dev"
+# on a disk of 4096-byte sectors (/dev/vdb): refused, and nothing is left;
+# 4096 works
+check "--sector-size 512 on a disk of 4096-byte sectors: refused, saying why" \
+	sh -c "! lloop attach --frontend ublk --buffer-memory 8M --sector-size 512 /dev/vdb 2>/tmp/e4k && grep -q 'aligned to 4096 bytes' /tmp/e4k && test -z \"\$(lloop list)\""
+dev=$(attach_ublk /dev/vdb)
+check "sector size 4096 on /dev/vdb: a 4096-byte direct write reads back" \
+	sh -c "dd if=/tmp/pat of=$dev bs=4096 count=1 seek=3 oflag=direct 2>/dev/null && dd if=$dev bs=4096 count=1 skip=3 iflag=direct 2>/dev/null | cmp - /tmp/pat.4k"
+check "/dev/vdb: detach" lloop detach "$dev"
 
 # a daemon killed with SIGKILL: I/O fails rather than hangs, and detach
 # deletes the device

@@ -23,11 +23,13 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/stat.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "backend/align.h"
@@ -49,6 +51,7 @@ struct file {
 	int fd_buffered;	/* the unaligned tail, zero-write fallback */
 	bool direct;
 	bool blockdev;
+	bool hw_zero;		/* a device that does write-zeroes itself */
 	char *path;
 	char *zero_buf;
 	struct rmw_guard guard;
@@ -437,6 +440,12 @@ static void file_zero(struct backend *b, struct request *rq)
 
 	/* zeroes written through the page cache (the fallback) read the
 	 * rest of a partial block there */
+	/* a device without write-zeroes of its own: the kernel would write
+	 * the zeroes itself, which is not fast */
+	if (f->blockdev && !f->hw_zero && (rq->flags & REQ_FAST_ZERO)) {
+		rq->complete(rq, -ENOTSUP);
+		return;
+	}
 	if (!guard_rq(f, rq, is_aligned(rq->offset, rq->len, b->align) ?
 				     RMW_SHARED : RMW_EXCL))
 		return;
@@ -554,6 +563,24 @@ static int create_image(const char *path, uint64_t size)
 	return 0;
 }
 
+/* at open: the queue's write_zeroes_max_bytes in sysfs is not 0 */
+static bool device_writes_zeroes(dev_t rdev)
+{
+	char path[96], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path),
+		 "/sys/dev/block/%u:%u/queue/write_zeroes_max_bytes",
+		 major(rdev), minor(rdev));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strtoull(buf, NULL, 10) > 0;
+}
+
 static uint32_t dio_align(struct file *f)
 {
 	struct statx stx;
@@ -624,6 +651,7 @@ static int file_open(const char *path, const struct backend_opts *o,
 	}
 	if (S_ISBLK(st.st_mode)) {
 		f->blockdev = true;
+		f->hw_zero = device_writes_zeroes(st.st_rdev);
 		if (ioctl(f->fd_buffered, BLKGETSIZE64, &f->b.size) < 0) {
 			ret = -errno;
 			log_error("%s: cannot get the device size: %s", path,

@@ -76,16 +76,31 @@ static bool shared_begin(struct rmw_guard *g, struct rmw_range *r,
 			 struct worker *w)
 {
 	atomic_uint *n = &g->fast[w->id % RMW_WORKERS].n;
+	struct worker *wake[RMW_WORKERS];
+	unsigned nr_wake = 0;
 	bool ok;
 
-	atomic_fetch_add(n, 1);
 	if (!atomic_load(&g->excl.n)) {
-		r->held = RMW_FAST;
-		return true;
+		atomic_fetch_add(n, 1);
+		if (!atomic_load(&g->excl.n)) {
+			r->held = RMW_FAST;
+			return true;
+		}
+		/*
+		 * An exclusive write came in between, and may have seen
+		 * this count: it waits for it to end.  So when it is taken
+		 * back, those who wait then are woken (not this request,
+		 * should it wait too: it would wake itself for ever).
+		 */
+		atomic_fetch_sub(n, 1);
+		pthread_mutex_lock(&g->lock);
+		nr_wake = g->nr_waiters;
+		memcpy(wake, g->waiters, nr_wake * sizeof(*wake));
+		g->nr_waiters = 0;
+	} else {
+		pthread_mutex_lock(&g->lock);
 	}
-	/* an exclusive write is held or waits: take the slow path */
-	atomic_fetch_sub(n, 1);
-	pthread_mutex_lock(&g->lock);
+	/* an exclusive write is held or waits: hold the range in the list */
 	ok = !overlaps(&g->held, r->first, r->last);
 	if (ok) {
 		r->held = RMW_SHARED;
@@ -93,8 +108,9 @@ static bool shared_begin(struct rmw_guard *g, struct rmw_range *r,
 	} else {
 		add_waiter(g, w);
 	}
-	/* it may have been the last counted write an exclusive one awaits */
-	wake_and_unlock(g);
+	pthread_mutex_unlock(&g->lock);
+	for (unsigned k = 0; k < nr_wake; k++)
+		worker_wake(wake[k]);
 	return ok;
 }
 

@@ -281,8 +281,12 @@ static void check_option_replies(struct nbd_conn *c, const uint8_t *p,
 							  NBD_OPT_SET_META_CONTEXT,
 					  "REP_META_CONTEXT to option %u",
 					  c->opt);
-				fz_assert(rlen > 4 && get_be32(d) ==
-						  NBD_META_ID_BASE_ALLOCATION,
+				/* LIST: the ID is reserved, zero */
+				fz_assert(rlen > 4 &&
+						  get_be32(d) ==
+							  (c->opt == NBD_OPT_SET_META_CONTEXT ?
+								   NBD_META_ID_BASE_ALLOCATION :
+								   0),
 					  "bad REP_META_CONTEXT");
 				break;
 			default:

@@ -564,6 +564,14 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
 
+	/* before any thread (librados's, the control thread, the workers):
+	 * SIGINT and SIGTERM come to the sigwait only, as in serve */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	ret = backend_open(d->exp.spec, &d->srv.cfg.bopts, &d->exp.be);
 	if (ret < 0)
 		return 1;
@@ -614,11 +622,6 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (control_start(&d->srv, sock) < 0 || memsafe_apply(&ao->mem) < 0)
 		goto out;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (server_start(&d->srv) < 0)
 		goto stop;
 	if (frontend_bind(d, ao) < 0)

@@ -584,8 +584,31 @@ void tls_rx_kick(struct nbd_conn *c)
 		worker_soon(c->w, &t->again);
 		return;
 	}
-	r = gnutls_record_recv(t->session, dst, n);
-	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+	for (unsigned spins = 0;; spins++) {
+		size_t at = t->in_pos;
+
+		r = gnutls_record_recv(t->session, dst, n);
+		if (r >= 0 || gnutls_error_is_fatal(r))
+			break;
+		/*
+		 * Not an end: after a post-handshake message (a TLS 1.3
+		 * KeyUpdate) GnuTLS says AGAIN with the records that came
+		 * with it still unread, and a warning alert or a TLS 1.2
+		 * renegotiation request (refused by going on) says so too.
+		 * Ask again while it reads something from tls.in; only
+		 * when it reads nothing does it need another receive.
+		 */
+		if (t->in_pos != at) {
+			if (spins < MAX_DEPTH)
+				continue;
+			/* many in a row: the others get their turn first */
+			t->again.run = rx_again;
+			worker_soon(c->w, &t->again);
+			return;
+		}
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+			log_debug("%s: TLS: %s: going on", c->peer,
+				 gnutls_strerror(r));
 		tls_submit_recv(c, rx_received);
 		return;
 	}

@@ -69,6 +69,12 @@ static void test_mapped(void **state)
 	assert_false(matches("10.0.0.0/8", "::ffff:11.1.1.1"));
 	assert_false(matches("::/0", "::ffff:10.1.1.1"));
 	assert_false(matches("10.0.0.0/8", "fd00::1"));
+	/* a v4-mapped range is its v4 range, for both kinds of peer */
+	assert_true(matches("::ffff:10.1.2.3/120", "10.1.2.200"));
+	assert_true(matches("::ffff:10.1.2.3/120", "::ffff:10.1.2.7"));
+	assert_false(matches("::ffff:10.1.2.3/120", "10.1.3.1"));
+	assert_true(matches("::ffff:127.0.0.1", "127.0.0.1"));
+	assert_false(matches("::ffff:127.0.0.1", "127.0.0.2"));
 }
 
 static void test_bad(void **state)

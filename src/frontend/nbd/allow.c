@@ -42,6 +42,15 @@ int cidr_parse(const char *s, struct cidr *out)
 			return -EINVAL;
 		bits = v;
 	}
+	/* a v4-mapped range is a v4 one, as peer_addr sees such peers */
+	if (out->family == AF_INET6 && bits >= 96 &&
+	    !memcmp(out->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = AF_INET;
+		bits -= 96;
+		max = 32;
+	}
 	out->bits = bits;
 	/* host bits cleared, so 10.1.2.3/8 means 10.0.0.0/8 */
 	for (unsigned i = 0; i < max / 8; i++) {

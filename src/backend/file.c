@@ -438,14 +438,14 @@ static void file_zero(struct backend *b, struct request *rq)
 {
 	struct file *f = to_file(b);
 
-	/* zeroes written through the page cache (the fallback) read the
-	 * rest of a partial block there */
 	/* a device without write-zeroes of its own: the kernel would write
 	 * the zeroes itself, which is not fast */
 	if (f->blockdev && !f->hw_zero && (rq->flags & REQ_FAST_ZERO)) {
 		rq->complete(rq, -ENOTSUP);
 		return;
 	}
+	/* zeroes written through the page cache (the fallback) read the
+	 * rest of a partial block there */
 	if (!guard_rq(f, rq, is_aligned(rq->offset, rq->len, b->align) ?
 				     RMW_SHARED : RMW_EXCL))
 		return;

@@ -58,15 +58,23 @@ static void add_waiter(struct rmw_guard *g, struct worker *w)
 		g->waiters[g->nr_waiters++] = w;
 }
 
+/* with the lock held: the waiters, into wake, and none left */
+static unsigned take_waiters(struct rmw_guard *g, struct worker **wake)
+{
+	unsigned n = g->nr_waiters;
+
+	memcpy(wake, g->waiters, n * sizeof(*wake));
+	g->nr_waiters = 0;
+	return n;
+}
+
 /* with the lock held: wake every waiter (each retries what it deferred)
  * and drop the lock */
 static void wake_and_unlock(struct rmw_guard *g)
 {
 	struct worker *wake[RMW_WORKERS];
-	unsigned n = g->nr_waiters;
+	unsigned n = take_waiters(g, wake);
 
-	memcpy(wake, g->waiters, n * sizeof(*wake));
-	g->nr_waiters = 0;
 	pthread_mutex_unlock(&g->lock);
 	for (unsigned k = 0; k < n; k++)
 		worker_wake(wake[k]);
@@ -94,9 +102,7 @@ static bool shared_begin(struct rmw_guard *g, struct rmw_range *r,
 		 */
 		atomic_fetch_sub(n, 1);
 		pthread_mutex_lock(&g->lock);
-		nr_wake = g->nr_waiters;
-		memcpy(wake, g->waiters, nr_wake * sizeof(*wake));
-		g->nr_waiters = 0;
+		nr_wake = take_waiters(g, wake);
 	} else {
 		pthread_mutex_lock(&g->lock);
 	}

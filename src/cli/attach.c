@@ -564,13 +564,8 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
 
-	/* before any thread (librados's, the control thread, the workers):
-	 * SIGINT and SIGTERM come to the sigwait only, as in serve */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* before any thread: the control thread's, librados's, the workers' */
+	server_block_signals(&set);
 
 	ret = backend_open(d->exp.spec, &d->srv.cfg.bopts, &d->exp.be);
 	if (ret < 0)

@@ -538,19 +538,8 @@ int serve_main(int argc, char **argv)
 		log_error("--daemon: cannot fork: %s", strerror(errno));
 		goto out;
 	}
-	/*
-	 * Every thread (the control thread, librados's, the workers)
-	 * inherits this mask, so SIGINT and SIGTERM come to the sigwait
-	 * below only.  A thread made before it would take a SIGTERM that
-	 * came before the sigwait, and its default action would end the
-	 * process at once: no drain, no final fdatasync.  One that comes
-	 * during start-up waits for the sigwait.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* before any thread: the control thread's, librados's, the workers' */
+	server_block_signals(&set);
 
 	ret = open_exports(&srv, argc, argv);
 	if (ret < 0)

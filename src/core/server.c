@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +18,15 @@
 #define NBD_MAX_PAYLOAD_CAP (32 * MiB)
 /* how long SIGTERM waits for replies to be taken before closing */
 #define DRAIN_SECONDS 5
+
+void server_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 void server_config_defaults(struct server_config *cfg)
 {

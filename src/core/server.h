@@ -6,6 +6,7 @@
  * here is set up before the workers start and read-only afterwards,
  * except the few atomics.
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +53,15 @@ struct server {
 	atomic_ullong conns_refused;
 };
 
+/*
+ * Before any thread: SIGINT and SIGTERM blocked (every thread inherits the
+ * mask), so that they come only to the caller's sigwait on set.  A thread
+ * made before would take one that came before the sigwait, and its
+ * default action would end the process at once: no drain, no final
+ * fdatasync.  One that comes during start-up waits for the sigwait.
+ * SIGPIPE ignored.
+ */
+void server_block_signals(sigset_t *set);
 /* set defaults the CLI may override */
 void server_config_defaults(struct server_config *cfg);
 /* pick the engine, open backends were already opened by the caller */

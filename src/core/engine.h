@@ -34,6 +34,10 @@ enum op_kind {
 			 * buf (ublk); io_uring engine only: -EOPNOTSUPP */
 };
 
+/* the most iovecs an op may carry (the io_uring engine readies the
+ * kernel's per-request state for that many at start) */
+#define OP_MAX_IOV 64
+
 struct op {
 	void (*done)(struct op *op, int res);
 	uint8_t kind;
@@ -42,7 +46,8 @@ struct op {
 	void *buf;
 	uint64_t len;
 	uint64_t off;
-	struct msghdr msg;	/* OP_SENDMSG, READV, WRITEV: msg_iov, msg_iovlen */
+	struct msghdr msg;	/* OP_SENDMSG, READV, WRITEV: msg_iov, msg_iovlen
+				 * (at most OP_MAX_IOV) */
 	int (*fn)(void *arg);
 	void *arg;
 	/* engine-private */

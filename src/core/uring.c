@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/engine.h"
 #include "core/log.h"
@@ -89,6 +90,130 @@ static void uring_register_arena(struct worker *w, struct uring *u)
 	w->stats.registered_buffers = 1;
 }
 
+static struct io_uring_sqe *uring_sqe(struct io_uring *ring);
+
+/*
+ * Since Linux 6.10 io_uring gives every read, write, send and receive its
+ * async state when it is submitted, from a cache per ring and per kind
+ * that completions refill, up to 128 (IO_ALLOC_CACHE_MAX).  Where the
+ * cache is empty it calls kmalloc: the first time this worker has more
+ * reads and writes in flight than ever before, say the first burst of a
+ * swap-out.  On the swap path an allocation by this thread can wait on
+ * reclaim that waits for the very writes it serves (docs/swap.md).  So
+ * fill the caches at start: 128 one-byte reads of an empty pipe and 128
+ * receives on a socket pair, all in flight at once, then answered.  Each
+ * of them took its state (and its poll entry) and gives both back to the
+ * ring's caches when it completes.  They come with OP_MAX_IOV iovecs, as
+ * many as an op of lloop's may have, so that the state keeps an iovec
+ * array that size: a vector longer than the one a
+ * cached state holds is another allocation.  Older kernels need no
+ * filling, and the requests do no harm there.
+ *
+ * A read or write the kernel cannot start without blocking (a write the
+ * block layer must split, say) goes to a thread of the ring's io-wq,
+ * which the kernel creates at the first such request and keeps, the
+ * last one idle: one request that must go there (a no-op marked ASYNC)
+ * creates it now.
+ */
+#define URING_CACHE_FILL 128
+
+static int uring_fill(struct io_uring *ring, unsigned n, const int fd[2],
+		      bool sock)
+{
+	struct iovec iov[OP_MAX_IOV];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = OP_MAX_IOV };
+	char buf[URING_CACHE_FILL] = { 0 };
+	struct io_uring_cqe *cqe;
+	unsigned done = 0;
+	ssize_t wr;
+	int ret;
+
+	/* one byte each; the empty iovecs only size the state's iovec array */
+	for (unsigned i = 0; i < OP_MAX_IOV; i++)
+		iov[i] = (struct iovec){ buf, i == 0 };
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = uring_sqe(ring);
+
+		if (sock)
+			io_uring_prep_recvmsg(sqe, fd[0], &msg, 0);
+		else
+			io_uring_prep_readv(sqe, fd[0], iov, OP_MAX_IOV, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+	ret = io_uring_submit(ring);
+	if (ret < 0)
+		return ret;
+	/* (should this fail, closing the pair ends the reads) */
+	wr = write(fd[1], buf, n);
+	if (wr != (ssize_t)n)
+		return wr < 0 ? -errno : -EIO;
+	while (done < n) {
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		if (!ret) {
+			if (cqe->res < 0)
+				ret = cqe->res;
+			io_uring_cqe_seen(ring, cqe);
+			done++;
+		}
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int uring_start_iowq(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = uring_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+	io_uring_sqe_set_data(sqe, NULL);
+	ret = io_uring_submit(ring);
+	if (ret < 0)
+		return ret;
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+static void uring_fill_caches(struct worker *w, struct io_uring *ring)
+{
+	unsigned n = URING_CACHE_FILL;
+	int fd[2], ret;
+
+	if (n > ring->cq.ring_entries)
+		n = ring->cq.ring_entries;
+	ret = uring_start_iowq(ring);
+	if (!ret)
+		ret = pipe2(fd, O_CLOEXEC) < 0 ? -errno : 0;
+	if (!ret) {
+		ret = uring_fill(ring, n, fd, false);
+		close(fd[0]);
+		close(fd[1]);
+	}
+	if (!ret) {
+		ret = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) < 0
+			      ? -errno
+			      : 0;
+		if (!ret) {
+			ret = uring_fill(ring, n, fd, true);
+			close(fd[0]);
+			close(fd[1]);
+		}
+	}
+	if (ret < 0)
+		log_info("worker %u: io_uring's request caches not filled "
+			 "(%s): the kernel may allocate for a new peak of I/O",
+			 w->id, strerror(-ret));
+}
+
 static int uring_init(struct worker *w, unsigned entries)
 {
 	struct io_uring_params p = { 0 };
@@ -121,6 +246,7 @@ static int uring_init(struct worker *w, unsigned entries)
 	}
 	w->eng_data = u;
 	uring_register_arena(w, u);
+	uring_fill_caches(w, &u->ring);
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 #include "frontend/nbd/wire.h"
 
 #define NBD_HS_OUT 12288	/* handshake replies of one option */
-#define NBD_TX_IOV 64		/* iovecs of one send: replies batched */
+#define NBD_TX_IOV OP_MAX_IOV	/* iovecs of one send: replies batched */
 
 struct nbd_conn;
 typedef void (*conn_fn)(struct nbd_conn *c);

@@ -21,12 +21,14 @@ VM_PROGS="mke2fs losetup" vm_initramfs swap.sh nbd loop ublk_drv virtio_blk \
 	crc32c_generic ext4
 HOG=${LLOOP_VM_HOG_MIB:-192}
 HOGS=${LLOOP_VM_HOGS:-4}
+CG=${LLOOP_VM_CGROUP_MIB:-}
+# swap_boot FRONTEND PROTECT WATCHDOG_S: one guest on a fresh 2 GiB disk;
+# with CG=MIB the hogs run in a memory cgroup of that limit
 rc=0
-# swap_boot FRONTEND PROTECT WATCHDOG_S: one guest on a fresh 2 GiB disk
 swap_boot() {
 	truncate -s 0 "$T/disk.img"
 	truncate -s 2G "$T/disk.img"
-	VM_APPEND="lloop_frontend=$1 lloop_protect=$2 lloop_hog=$HOG lloop_hogs=$HOGS lloop_watchdog=$3" \
+	VM_APPEND="lloop_frontend=$1 lloop_protect=$2 lloop_hog=$HOG lloop_hogs=$HOGS ${CG:+lloop_cgroup=$CG cgroup.memory=nokmem,nosocket} lloop_watchdog=$3" \
 		vm_boot 256 $(($3 + 60)) -drive "file=$T/disk.img,format=raw,if=virtio,cache=unsafe"
 }
 # the proof: judged

@@ -9,10 +9,10 @@
 . "$(dirname "$0")/vm_lib.sh"
 describe "ublk driver in a guest: attach --frontend ublk, ext4, discard, kill"
 vm_setup
-VM_PROGS="mke2fs e2fsck" vm_initramfs ublk.sh ublk_drv virtio_blk \
+VM_PROGS="mke2fs e2fsck dd fallocate" vm_initramfs ublk.sh ublk_drv virtio_blk \
 	crc32c_generic ext4
 truncate -s 256M "$T/disk.img"
-truncate -s 16M "$T/disk4k.img"
+truncate -s 64M "$T/disk4k.img"
 # fixed PCI slots: /dev/vda is disk.img, /dev/vdb the one of 4096-byte sectors
 vm_boot 512 600 -drive "file=$T/disk.img,format=raw,if=none,id=d0,cache=unsafe" \
 	-device virtio-blk-pci,drive=d0,addr=0x8 \

@@ -66,7 +66,9 @@ static void io_done(struct request *rq, int res)
 static int io_decode(struct ublk_dev *d, const struct ublksrv_io_desc *iod,
 		     struct request *rq)
 {
-	uint32_t op = ublksrv_get_op(iod), flags = ublksrv_get_flags(iod);
+	/* UBLK_IO_F_* are bits of op_flags itself, not of
+	 * ublksrv_get_flags(), which shifts them away */
+	uint32_t op = ublksrv_get_op(iod), flags = iod->op_flags;
 	uint64_t size = d->exp->be->size;
 
 	rq->offset = iod->start_sector << 9;
@@ -84,7 +86,7 @@ static int io_decode(struct ublk_dev *d, const struct ublksrv_io_desc *iod,
 	case UBLK_IO_OP_FLUSH:
 		rq->type = REQ_FLUSH;
 		rq->offset = rq->len = 0;
-		return d->exp->read_only ? -EROFS : 0;
+		return 0;	/* read-only too: fsync of a reader succeeds */
 	case UBLK_IO_OP_DISCARD:
 		rq->type = REQ_TRIM;
 		break;

@@ -232,6 +232,20 @@ static int image_key(const char *image, char *out, size_t len)
 	return 0;
 }
 
+/* the same file, by inode: another hard link or mount of it counts */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (!strcmp(a, b))
+		return true;
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /*
  * A device whose daemon died stays bound while something holds it open,
  * and with passthrough the kernel still writes the image through it: an
@@ -241,7 +255,7 @@ static int orphaned(const struct attachment *a, void *arg)
 {
 	struct attachment *want = arg;
 
-	if (strcmp(a->image, want->image) || !backend_spec_is_path(a->image))
+	if (!backend_spec_is_path(a->image) || !same_file(a->image, want->image))
 		return 0;
 	if (attachment_alive(a) || !attachment_device_held(a))
 		return 0;
@@ -258,6 +272,7 @@ struct daemon {
 	struct attachment att;
 	char mnt[4096];
 	bool mounted;
+	bool serving;		/* was ready: a detach may wait for our end */
 	int fuse_fd, loop_fd;
 	enum attach_frontend frontend;
 	struct nbd_kernel nk;
@@ -388,7 +403,7 @@ static void daemon_cleanup(struct daemon *d)
 
 static int serve_until_detached(struct daemon *d, sigset_t *set)
 {
-	int sig;
+	int sig, flush_err = 0;
 
 	for (;;) {
 		sigwait(set, &sig);
@@ -409,7 +424,7 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 		ublk_dev_remove(&d->ub);
 		return 0;
 	}
-	if (loopdev_detach(d->loop_fd, d->att.device) < 0)
+	if (loopdev_detach(d->loop_fd, d->att.device, &flush_err) < 0)
 		return 1;
 	/*
 	 * With another opener the kernel only marks the device to clear on
@@ -422,7 +437,7 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 				 d->att.device);
 		usleep(20000);
 	}
-	return 0;
+	return flush_err < 0;
 }
 
 /* FUSE + loop, before the workers: the FUSE mount */
@@ -543,7 +558,7 @@ static void frontend_unbind(struct daemon *d)
 		ublk_dev_remove(&d->ub);
 		break;
 	default:
-		loopdev_detach(d->loop_fd, d->att.device);
+		loopdev_detach(d->loop_fd, d->att.device, NULL);
 	}
 }
 
@@ -640,7 +655,15 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 			close(lfd);
 		}
 		log_level = ao->log_level;
-		dprintf(ready_fd, "%s\n", d->att.device);
+		/* SIGPIPE is ignored: a gone reader is EPIPE */
+		if (dprintf(ready_fd, "%s\n", d->att.device) < 0) {
+			log_error("%s: the attach command was gone before it "
+				  "could print the device: detaching",
+				  d->att.device);
+			close(ready_fd);
+			frontend_unbind(d);
+			goto stop;
+		}
 		close(ready_fd);
 		lfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (lfd >= 0) {
@@ -652,6 +675,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 		printf("%s\n", d->att.device);
 		fflush(stdout);
 	}
+	d->serving = true;
 	status = serve_until_detached(d, &set);
 stop:
 	daemon_cleanup(d);
@@ -673,6 +697,13 @@ out:
 	if (d->fuse_fd >= 0)
 		close(d->fuse_fd);
 	attachment_remove(d->att.pid);
+	if (status && d->serving) {
+		char msg[512];
+
+		if (!log_last_error(msg, sizeof(msg)))
+			snprintf(msg, sizeof(msg), "stopped with an error");
+		attachment_fail_write(d->att.pid, msg);
+	}
 	return status;
 }
 
@@ -720,6 +751,12 @@ int attach_main(int argc, char **argv)
 	d.att.read_only = ao.read_only;
 	if (image_key(argv[optind], d.att.image, sizeof(d.att.image)) < 0)
 		return 1;
+	if (strchr(d.att.image, '\n')) {
+		/* the state file is one key=value a line */
+		log_error("attach: %s: a newline in the image's path is not "
+			  "supported", argv[optind]);
+		return 1;
+	}
 	if (ao.frontend == FRONTEND_UBLK && !ublk_available()) {
 		log_error("attach: --frontend ublk: this kernel has no ublk "
 			  "driver (no %s; modprobe ublk_drv)", UBLK_CONTROL);

@@ -140,9 +140,18 @@ int detach_main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < DETACH_WAIT_SECONDS * 10; i++) {
-		if (!attachment_alive(a))
+		char msg[600];
+
+		if (attachment_alive(a)) {
+			usleep(100000);
+			continue;
+		}
+		if (!attachment_fail_take(a->pid, msg, sizeof(msg)))
 			return 0;
-		usleep(100000);
+		log_error("detach: %s: the daemon (pid %d) stopped with an "
+			  "error: %s",
+			  a->device, a->pid, msg);
+		return 1;
 	}
 	log_error("detach: %s: the daemon (pid %d) has not finished after "
 		  "%d s; something still uses the device",

@@ -104,9 +104,37 @@ static void write_stderr(int level, const char *text)
 		return;
 }
 
+/* the last error logged, for a caller that must report it elsewhere */
+static char last_error[LOG_LINE_MAX];
+static atomic_flag last_error_lock = ATOMIC_FLAG_INIT;
+
+static void keep_last_error(const char *text)
+{
+	while (atomic_flag_test_and_set_explicit(&last_error_lock,
+						 memory_order_acquire))
+		;
+	snprintf(last_error, sizeof(last_error), "%s", text);
+	atomic_flag_clear_explicit(&last_error_lock, memory_order_release);
+}
+
+bool log_last_error(char *buf, size_t len)
+{
+	bool any;
+
+	while (atomic_flag_test_and_set_explicit(&last_error_lock,
+						 memory_order_acquire))
+		;
+	any = last_error[0] != 0;
+	snprintf(buf, len, "%s", last_error);
+	atomic_flag_clear_explicit(&last_error_lock, memory_order_release);
+	return any;
+}
+
 /* one formatted message to where the log goes */
 static void emit(int level, const char *text)
 {
+	if (level == LOG_ERROR)
+		keep_last_error(text);
 	if (!use_syslog) {
 		write_stderr(level, text);
 		return;

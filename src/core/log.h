@@ -9,6 +9,7 @@
  */
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -22,6 +23,8 @@ void log_msg(int level, const char *fmt, ...)
 /* "stderr" or "syslog" (openlog("lloop", LOG_PID, LOG_DAEMON)); -EINVAL */
 int log_set_target(const char *name);
 bool log_to_syslog(void);
+/* the last error logged, into buf; false if there was none */
+bool log_last_error(char *buf, size_t len);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

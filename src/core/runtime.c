@@ -119,6 +119,47 @@ void attachment_remove(pid_t pid)
 			unlink(path);
 }
 
+/*
+ * A daemon that stops with an error leaves PID.failed with the error for
+ * 'lloop detach', which waits for it to go: a detach whose last flush
+ * failed must not report success.  The detach that reads it removes it.
+ */
+void attachment_fail_write(pid_t pid, const char *msg)
+{
+	char path[4096];
+	int fd;
+
+	if (runtime_file(path, sizeof(path), pid, "failed") < 0)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%s\n", msg) < 0)
+		unlink(path);
+	close(fd);
+}
+
+bool attachment_fail_take(pid_t pid, char *buf, size_t len)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	if (runtime_file(path, sizeof(path), pid, "failed") < 0)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	unlink(path);
+	if (n < 0)
+		n = 0;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
 uint64_t pid_start_time(pid_t pid)
 {
 	char path[64], buf[1024], *p;

@@ -36,6 +36,10 @@ int attachment_write(const struct attachment *a);
 int attachment_read(const char *path, struct attachment *a);
 /* remove PID's state, mount point, socket and log */
 void attachment_remove(pid_t pid);
+/* a daemon's error at exit, kept for 'lloop detach' (PID.failed) */
+void attachment_fail_write(pid_t pid, const char *msg);
+/* read and remove it; false if there is none */
+bool attachment_fail_take(pid_t pid, char *buf, size_t len);
 /* the daemon of a is running: its pid, with the start time recorded */
 bool attachment_alive(const struct attachment *a);
 /* the loop device of a (dead) attachment is still bound to its file */

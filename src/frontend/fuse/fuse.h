@@ -61,8 +61,12 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
 void fuse_session_start(struct fuse_session *fs);
 
 /* loopdev.c; binding the device: loopdev_attach_file in loopdev.h */
-/* flush and unbind; -EBUSY when something else holds the device */
-int loopdev_detach(int loop_fd, const char *dev);
+/*
+ * Flush and unbind; -EBUSY when something else holds the device.  The
+ * flush's result goes to *flush_err (0 or -errno; may be NULL): the device
+ * is unbound even when the flush failed, which the caller must report.
+ */
+int loopdev_detach(int loop_fd, const char *dev, int *flush_err);
 /* is the device open by anyone besides us (mounted, say)? */
 bool loopdev_busy(const char *dev);
 /* the device still has a backing file (sysfs) */

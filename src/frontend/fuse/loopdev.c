@@ -211,16 +211,19 @@ static int detach_child(void *p, const int *fds)
 	return 0;
 }
 
-int loopdev_detach(int loop_fd, const char *dev)
+int loopdev_detach(int loop_fd, const char *dev, int *flush_err)
 {
 	struct detach_call c = { 0 };
 	int err;
 
 	/* loop_fd passes to the helper, which closes it */
 	err = selfcall(detach_child, &c, sizeof(c), &loop_fd, 1, loop_fd);
+	if (flush_err)
+		*flush_err = c.fsync_err;
 	if (c.fsync_err)
-		log_warn("%s: flush before detach: %s", dev,
-			 strerror(-c.fsync_err));
+		log_error("%s: the flush before detach failed (%s): what "
+			  "was written through it may not be durable",
+			  dev, strerror(-c.fsync_err));
 	if (err == -ECHILD) {
 		log_error("%s: the helper process that unbinds the device "
 			  "died",

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# lloop-test: engine-independent (state files and the daemon's exit; the
+# I/O path is the default engine's)
+# Edges of the attach lifecycle, each once broken:
+# - a flush that fails at detach: lloop detach must fail and say why,
+#   not report success over data that may not be durable;
+# - an attach command killed before it printed the device: its daemon
+#   must not stay behind with a bound device nobody knows about;
+# - a dead daemon's device still held open: a hard link to the same image
+#   is the same image, and gets no second writable device;
+# - an image path with a newline (the state file is a line per key): refused.
+. "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/attach_lib.sh"
+describe "attach lifecycle edges: failed final flush, killed attach, hard link, newline"
+
+IMG=$T/disk.img
+truncate -s 64M "$IMG"
+
+# 1. every flush fails: writes go in, the detach's flush fails
+attach "$IMG" --inject-fault flush:EIO:1
+DEV=$ATTACH_DEV
+PID=$ATTACH_PID
+dd if=/dev/urandom of="$DEV" bs=1M count=4 status=none
+rc=0
+timeout 90 "$LLOOP" detach "$DEV" >"$T/d.out" 2>"$T/d.err" || rc=$?
+echo "lloop detach with a failing flush: exit $rc: $(cat "$T/d.err")"
+[ "$rc" = 1 ] || fail "lloop detach exited $rc when the flush before detach failed"
+grep -q "stopped with an error" "$T/d.err" && grep -qi "flush" "$T/d.err" ||
+	fail "lloop detach's error does not say the flush failed: $(cat "$T/d.err")"
+for ((i = 0; i < 50; i++)); do
+	_is_lloop_pid "$PID" || break
+	sleep 0.2
+done
+! _is_lloop_pid "$PID" || fail "the daemon $PID is still running after the detach"
+left=$(ls "$RUN/attach" 2>/dev/null | grep "^$PID\." || :)
+[ -z "$left" ] || fail "files of the daemon left in $RUN/attach: $left"
+assert_nothing_left "a detach whose flush failed"
+
+# 2. the attach command killed while it waits for its daemon (the
+# command blocks SIGINT and SIGTERM, as its daemon does: SIGKILL)
+# (an attach takes some 60 ms here: kill it at several points of that)
+killed=0
+for after in 0.005 0.01 0.02 0.03 0.04 0.05; do
+	rc=0
+	timeout -s KILL "$after" "$LLOOP" attach "$IMG" >"$T/a.out" 2>"$T/a.err" || rc=$?
+	echo "attach killed after $after s: exit $rc, printed '$(cat "$T/a.out")'"
+	if [ "$rc" = 0 ]; then
+		# it was quicker than the signal: a normal attachment
+		ATTACHED_DEVS+=("$(cat "$T/a.out")")
+		detach "$(cat "$T/a.out")"
+		continue
+	fi
+	# the daemon, if it got going, finds nobody to tell and stops
+	killed=$((killed + 1))
+	assert_nothing_left "an attach killed before it printed the device" 15
+done
+[ "$killed" -gt 0 ] || fail "every attach finished before it was killed: no killed attach was tested"
+
+# 3. a dead daemon's device held open; the image again by a hard link
+attach "$IMG"
+DEV=$ATTACH_DEV
+PID=$ATTACH_PID
+sleep 300 3<>"$DEV" &
+HOLDER=$!
+track_pid "$HOLDER"
+kill -KILL "$PID"
+# the daemon and its helper process (its session), and with them the lock
+for ((i = 0; i < 50; i++)); do
+	pgrep -s "$PID" >/dev/null || break
+	sleep 0.2
+done
+! pgrep -s "$PID" >/dev/null || fail "the killed daemon's session $PID still has processes: $(pgrep -as "$PID")"
+ln "$IMG" "$T/hard.img"
+attach_try "$T/hard.img"
+echo "attach of a hard link while $DEV (dead daemon) holds the image: exit $ATTACH_RC: $(cat "$ATTACH_ERR")"
+if [ "$ATTACH_RC" = 0 ]; then
+	ATTACHED_DEVS+=("$ATTACH_DEV")
+	fail "a second device ($ATTACH_DEV) for the image $DEV still writes through"
+fi
+grep -q "$DEV" "$ATTACH_ERR" || fail "the refusal does not name $DEV: $(cat "$ATTACH_ERR")"
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null || :
+rc=0
+timeout 60 "$LLOOP" detach "$DEV" >/dev/null 2>"$T/d.err" || rc=$?
+[ "$rc" = 0 ] || fail "detach of the dead daemon's device: exit $rc: $(cat "$T/d.err")"
+assert_nothing_left "the dead daemon's device, closed and detached"
+
+# 4. a newline in the image's path
+NL="$T/new
+line.img"
+truncate -s 64M "$NL"
+attach_try "$NL"
+echo "attach of a path with a newline: exit $ATTACH_RC: $(cat "$ATTACH_ERR")"
+[ "$ATTACH_RC" != 0 ] || { ATTACHED_DEVS+=("$ATTACH_DEV"); fail "attach of a path with a newline succeeded"; }
+grep -q "newline" "$ATTACH_ERR" || fail "the refusal does not say why: $(cat "$ATTACH_ERR")"
+assert_nothing_left "a refused path with a newline"

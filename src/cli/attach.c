@@ -310,46 +310,65 @@ static bool on_path(const char *m, const char *p)
  * The new namespace starts with a copy of every mount there is.  A copy
  * would keep its file system alive after the host unmounts it, and its
  * device claimed: detach all but what the daemon needs.  Deepest first,
- * so that each is a leaf when it goes.
+ * so that each is a leaf when it goes.  A pass takes up to 1024 lines of
+ * the table; passes go on while one detaches something (a host with more
+ * mounts than that, a Kubernetes node say, needs several).
  */
-static void prune_mounts(const char *rundir)
+#define PRUNE_BATCH 1024
+
+static int depth_of(const char *m)
+{
+	int d = 0;
+
+	for (; *m; m++)
+		d += *m == '/';
+	return d;
+}
+
+/* deepest first */
+static int by_depth(const void *a, const void *b)
+{
+	return depth_of(*(char *const *)b) - depth_of(*(char *const *)a);
+}
+
+/* one pass: how many it detached */
+static unsigned prune_pass(const char *rundir)
 {
 	const char *keep[] = { "/dev", "/proc", "/sys", rundir };
 	char line[8192];
-	char *mounts[1024];
-	unsigned n = 0;
+	char *mounts[PRUNE_BATCH];
+	unsigned n = 0, done = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
 	if (!f)
-		return;
-	while (n < 1024 && fgets(line, sizeof(line), f)) {
+		return 0;
+	while (n < PRUNE_BATCH && fgets(line, sizeof(line), f)) {
 		char mnt[4096];
+		bool needed = false;
 
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
 		unescape(mnt);
-		mounts[n++] = strdup(mnt);
+		for (unsigned k = 0; k < 4; k++)
+			needed |= on_path(mnt, keep[k]);
+		if (!needed && (mounts[n] = strdup(mnt)))
+			n++;
 	}
 	fclose(f);
-	for (int depth = 64; depth > 0; depth--)
-		for (unsigned i = 0; i < n; i++) {
-			const char *m = mounts[i];
-			int dd = 0;
-			bool needed = false;
-
-			if (!m)
-				continue;
-			for (const char *c = m; *c; c++)
-				dd += *c == '/';
-			if (dd != depth)
-				continue;
-			for (unsigned k = 0; k < 4; k++)
-				needed |= on_path(m, keep[k]);
-			if (!needed)
-				umount2(m, MNT_DETACH);
-		}
-	for (unsigned i = 0; i < n; i++)
+	qsort(mounts, n, sizeof(*mounts), by_depth);
+	for (unsigned i = 0; i < n; i++) {
+		/* (one whose parent went first went with it: EINVAL) */
+		if (umount2(mounts[i], MNT_DETACH) == 0)
+			done++;
 		free(mounts[i]);
+	}
+	return done;
+}
+
+static void prune_mounts(const char *rundir)
+{
+	for (int pass = 0; pass < 64 && prune_pass(rundir); pass++)
+		;
 }
 
 static int private_mount(struct daemon *d, int fuse_fd)

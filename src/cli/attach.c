@@ -78,7 +78,7 @@ void attach_usage(void)
 	       "                           (the kernel nbd driver over a\n"
 	       "                           socketpair; needs the nbd module)\n"
 	       "                           or ublk (the ublk driver, Linux\n"
-	       "                           6.0+; needs ublk_drv and io_uring)\n"
+	       "                           6.4+; needs ublk_drv and io_uring)\n"
 	       "  -r, --read-only          a read-only device\n"
 	       "      --sector-size N      512 or 4096 (default 4096)\n"
 	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
@@ -710,7 +710,7 @@ out:
 	control_stop();
 	free(d->fs.slots);
 	nbd_frontend_fini(&d->srv);
-	/* after the workers: DEL_DEV waits for the char device's close */
+	/* after the workers: the device goes at the char device's close */
 	ublk_dev_fini(&d->ub);
 	server_fini(&d->srv);
 	if (d->fuse_fd >= 0)

@@ -313,6 +313,21 @@ void ublk_dev_remove(struct ublk_dev *d)
 			 strerror(-ret));
 }
 
+/*
+ * DEL_DEV waits until nothing has the disk open, which may be never (a
+ * process that holds it); DEL_DEV_ASYNC (6.9) lets the kernel finish it
+ * at the last close.  Older drivers do not know it: wait there.
+ */
+static int ctrl_delete(struct io_uring *ring, int fd,
+		       struct ublksrv_ctrl_cmd *c)
+{
+	int ret = ctrl_cmd(ring, fd, UBLK_U_CMD_DEL_DEV_ASYNC, c);
+
+	if (ret == -EOPNOTSUPP || ret == -EINVAL || ret == -ENOTTY)
+		ret = ctrl_cmd(ring, fd, UBLK_U_CMD_DEL_DEV, c);
+	return ret;
+}
+
 void ublk_dev_fini(struct ublk_dev *d)
 {
 	struct ublksrv_ctrl_cmd c = { .dev_id = d->id,
@@ -324,13 +339,13 @@ void ublk_dev_fini(struct ublk_dev *d)
 	if (d->descs)
 		munmap((void *)d->descs, d->descs_len);
 	d->descs = NULL;
-	/* DEL_DEV waits for the char device's last close */
+	/* the device goes at the char device's last close */
 	if (d->cdev_fd >= 0)
 		close(d->cdev_fd);
 	d->cdev_fd = -1;
 	if (d->id >= 0 && d->ring) {
 		ublk_dev_remove(d);
-		ret = ctrl_cmd(d->ring, d->ctrl_fd, UBLK_U_CMD_DEL_DEV, &c);
+		ret = ctrl_delete(d->ring, d->ctrl_fd, &c);
 		if (ret < 0)
 			log_warn("ublk: DEL_DEV of /dev/ublkb%d: %s", d->id,
 				 strerror(-ret));
@@ -354,7 +369,7 @@ int ublk_delete_id(int id)
 	if (ret < 0)
 		return ret;
 	ctrl_cmd(ring, fd, UBLK_U_CMD_STOP_DEV, &c);
-	ret = ctrl_cmd(ring, fd, UBLK_U_CMD_DEL_DEV, &c);
+	ret = ctrl_delete(ring, fd, &c);
 	ctrl_close(fd, ring);
 	return ret;
 }

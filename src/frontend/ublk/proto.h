@@ -27,5 +27,9 @@
 #define UBLK_U_IO_COMMIT_AND_FETCH_REQ _IOWR('u', UBLK_IO_COMMIT_AND_FETCH_REQ, \
 					     struct ublksrv_io_cmd)
 #endif
+/* Linux 6.9 and later: delete without waiting for the disk's last opener */
+#ifndef UBLK_U_CMD_DEL_DEV_ASYNC
+#define UBLK_U_CMD_DEL_DEV_ASYNC _IOR('u', 0x14, struct ublksrv_ctrl_cmd)
+#endif
 
 #endif

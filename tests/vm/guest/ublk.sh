@@ -1,7 +1,7 @@
 # The ublk frontend: lloop attach --frontend ublk on /dev/vda; data, a
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
-plan 35
+plan 40
 watchdog 400
 IMG=/dev/vda
 
@@ -129,4 +129,31 @@ check "SIGKILLed daemon: reading $dev fails, does not hang" \
 check "SIGKILLed daemon: lloop detach cleans up" lloop detach "$dev"
 check "SIGKILLed daemon: $dev is deleted, nothing listed" \
 	sh -c "! test -e /sys/block/$n && test -z \"\$(lloop list)\""
+# a SIGKILLed daemon whose device is mounted: the driver stops the disk
+# when the daemon dies; detach deletes the device without waiting for the
+# unmount (DEL_DEV would wait for it), and it is gone after the unmount
+dev=$(attach_ublk "$IMG")
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+check "mkfs.ext4 and mount $dev" \
+	sh -c "/usr/bin/mke2fs -q -F -t ext4 $dev && mount -t ext4 $dev /mnt/a"
+kill -9 "$pid"
+sleep 1
+check "SIGKILLed daemon, $dev mounted: detach returns" timeout 30 lloop detach "$dev"
+umount /mnt/a 2>/dev/null
+check "after the umount, $dev is gone and nothing is listed" \
+	sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do test -e /sys/block/$n || break; sleep 1; done; ! test -e /sys/block/$n && test -z \"\$(lloop list)\""
+# held open by a process: detach does not wait for it, and the device
+# goes when the process closes it
+dev=$(attach_ublk "$IMG")
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+sleep 300 <"$dev" &
+holder=$!
+kill -9 "$pid"
+sleep 1
+check "SIGKILLed daemon, $dev held open: detach returns" timeout 30 lloop detach "$dev"
+kill "$holder"
+check "$dev goes when its holder closes it" \
+	sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do test -e /sys/block/$n || exit 0; sleep 1; done; exit 1"
 watchdog_stop

@@ -386,6 +386,9 @@ static int private_mount(struct daemon *d, int fuse_fd)
 		return err;
 	}
 	prune_mounts(runtime_dir());
+	/* it is named by our pid: one there already is a dead daemon's
+	 * that had this pid before us, killed before it could remove it */
+	unlink(d->mnt);
 	fd = open(d->mnt, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int err = -errno;
@@ -655,8 +658,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 		goto stop;
 	if (frontend_bind(d, ao) < 0)
 		goto stop;
-	if (attachment_write(&d->att) < 0) {
-		log_error("%s: cannot record the attachment", d->att.image);
+	if (attachment_write(&d->att) < 0) {	/* it says why */
 		frontend_unbind(d);
 		goto stop;
 	}

@@ -50,24 +50,39 @@ int attachment_write(const struct attachment *a)
 {
 	char path[4096], tmp[4200];
 	FILE *f;
+	int err;
 
-	if (runtime_file(path, sizeof(path), a->pid, "state") < 0)
+	if (runtime_file(path, sizeof(path), a->pid, "state") < 0) {
+		log_error("cannot record the attachment: %s/attach: path too "
+			  "long", runtime_dir());
 		return -ENAMETOOLONG;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
+	if (!f) {
+		err = -errno;
+		log_error("cannot record the attachment: %s: %s", tmp,
+			  strerror(-err));
+		return err;
+	}
 	fprintf(f,
 		"device=%s\nimage=%s\nsize=%llu\nsector_size=%u\npid=%d\n"
 		"start_time=%llu\nread_only=%d\ndirect_io=%d\npath=%s\n",
 		a->device, a->image, (unsigned long long)a->size,
 		a->sector_size, a->pid, (unsigned long long)a->start_time,
 		a->read_only, a->direct_io, a->path);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+	err = ferror(f) ? -EIO : 0;
+	/* fclose writes what is buffered: ENOSPC shows here */
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err) {
+		log_error("cannot record the attachment: %s: %s", path,
+			  strerror(-err));
 		unlink(tmp);
-		return -EIO;
 	}
-	return 0;
+	return err;
 }
 
 int attachment_read(const char *path, struct attachment *a)

@@ -8,7 +8,10 @@
 #   must not stay behind with a bound device nobody knows about;
 # - a dead daemon's device still held open: a hard link to the same image
 #   is the same image, and gets no second writable device;
-# - an image path with a newline (the state file is a line per key): refused.
+# - an image path with a newline (the state file is a line per key): refused;
+# - a runtime directory on a full file system: one line naming the file
+#   and the reason, and nothing left behind;
+# - a dead daemon's mount point file whose pid comes back to a new daemon.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "attach lifecycle edges: failed final flush, killed attach, hard link, newline"
@@ -94,3 +97,37 @@ echo "attach of a path with a newline: exit $ATTACH_RC: $(cat "$ATTACH_ERR")"
 [ "$ATTACH_RC" != 0 ] || { ATTACHED_DEVS+=("$ATTACH_DEV"); fail "attach of a path with a newline succeeded"; }
 grep -q "newline" "$ATTACH_ERR" || fail "the refusal does not say why: $(cat "$ATTACH_ERR")"
 assert_nothing_left "a refused path with a newline"
+
+# 5. the runtime directory's file system is full
+mount_dev lloopfull "$T/fullrun" -t tmpfs -o size=64k
+mkdir -p "$T/fullrun/attach" "$T/fullrun/locks"
+dd if=/dev/zero of="$T/fullrun/fill" bs=4k 2>/dev/null || :
+LLOOP_RUNTIME_DIR=$T/fullrun attach_try "$IMG"
+echo "attach with a full runtime file system: exit $ATTACH_RC: $(cat "$ATTACH_ERR")"
+[ "$ATTACH_RC" != 0 ] || { ATTACHED_DEVS+=("$ATTACH_DEV"); fail "attach succeeded with a full runtime file system"; }
+grep -q "No space left on device" "$ATTACH_ERR" && grep -q "$T/fullrun/attach/" "$ATTACH_ERR" ||
+	fail "the error does not name the file and ENOSPC: $(cat "$ATTACH_ERR")"
+left=$(ls "$T/fullrun/attach")
+[ -z "$left" ] || fail "left in the full runtime directory: $left"
+assert_nothing_left "an attach refused for a full runtime file system"
+umount_dir "$T/fullrun"
+
+# 6. mount point files of dead daemons, for the pids the next daemon gets
+if [ -w /proc/sys/kernel/ns_last_pid ]; then
+	max=$(cat /proc/sys/kernel/pid_max)
+	base=$(($(cat /proc/sys/kernel/ns_last_pid) + 1000))
+	[ "$base" -lt $((max - 1000)) ] || base=1000
+	mkdir -p "$RUN/attach"
+	for ((p = base; p < base + 300; p++)); do
+		: >"$RUN/attach/$p.img"
+	done
+	echo $((base - 1)) >/proc/sys/kernel/ns_last_pid
+	attach "$IMG"
+	echo "stale mount point files for pids $base-$((base + 299)); the daemon got pid $ATTACH_PID"
+	[ "$ATTACH_PID" -ge "$base" ] && [ "$ATTACH_PID" -lt $((base + 300)) ] ||
+		fail "the daemon's pid $ATTACH_PID is not among those of the stale files: nothing was tested"
+	detach "$ATTACH_DEV"
+	rm -f "$RUN"/attach/*.img
+else
+	echo "SKIP part 6: /proc/sys/kernel/ns_last_pid is not writable"
+fi

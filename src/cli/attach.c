@@ -232,20 +232,6 @@ static int image_key(const char *image, char *out, size_t len)
 	return 0;
 }
 
-/* the same file, by inode: another hard link or mount of it counts */
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	if (!strcmp(a, b))
-		return true;
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-		return false;
-	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
-		return sa.st_rdev == sb.st_rdev;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /*
  * A device whose daemon died stays bound while something holds it open,
  * and with passthrough the kernel still writes the image through it: an

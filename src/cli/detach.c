@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -45,14 +47,17 @@ static int match(const struct attachment *a, void *arg)
 {
 	struct find *f = arg;
 
+	bool image = !strcmp(a->image, f->dev) ||
+		     (backend_spec_is_path(a->image) &&
+		      same_file(a->image, f->image));
+
 	if (!strcmp(a->device, f->dev)) {
 		f->device = *a;
 		f->n_device++;
-	} else if (!strcmp(a->image, f->dev) || !strcmp(a->image, f->image)) {
+	} else if (image) {
 		f->upper = *a;
 	}
-	if (!strcmp(a->device, f->dev) || !strcmp(a->image, f->image) ||
-	    !strcmp(a->image, f->dev)) {
+	if (!strcmp(a->device, f->dev) || image) {
 		f->found = *a;
 		f->n++;
 	}
@@ -63,6 +68,7 @@ int detach_main(int argc, char **argv)
 {
 	struct find f = { 0 };
 	struct attachment *a = &f.found;
+	struct stat st;
 	int id;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -77,6 +83,8 @@ int detach_main(int argc, char **argv)
 	f.dev = argv[1];
 	if (!realpath(argv[1], f.image))
 		snprintf(f.image, sizeof(f.image), "%s", argv[1]);
+	else if (!stat(f.image, &st) && S_ISBLK(st.st_mode))
+		f.dev = f.image;	/* loop0 in /dev, or a link to it */
 	attachment_each(match, &f);
 	/*
 	 * A device named is that device, even when it is also the image of

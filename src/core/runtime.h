@@ -36,6 +36,9 @@ int attachment_write(const struct attachment *a);
 int attachment_read(const char *path, struct attachment *a);
 /* remove PID's state, mount point, socket and log */
 void attachment_remove(pid_t pid);
+/* the same file: the same path, inode (another hard link or mount of it
+ * counts) or block device */
+bool same_file(const char *a, const char *b);
 /* a daemon's error at exit, kept for 'lloop detach' (PID.failed) */
 void attachment_fail_write(pid_t pid, const char *msg);
 /* read and remove it; false if there is none */

@@ -11,7 +11,9 @@
 # - an image path with a newline (the state file is a line per key): refused;
 # - a runtime directory on a full file system: one line naming the file
 #   and the reason, and nothing left behind;
-# - a dead daemon's mount point file whose pid comes back to a new daemon.
+# - a dead daemon's mount point file whose pid comes back to a new daemon;
+# - detach by the device's name in /dev, by a link to it, and by a hard
+#   link to the image.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "attach lifecycle edges: failed final flush, killed attach, hard link, newline"
@@ -131,3 +133,22 @@ if [ -w /proc/sys/kernel/ns_last_pid ]; then
 else
 	echo "SKIP part 6: /proc/sys/kernel/ns_last_pid is not writable"
 fi
+
+# 7. detach finds the attachment by other names of the device and image
+attach "$IMG"
+rc=0
+(cd /dev && timeout 60 "$LLOOP" detach "${ATTACH_DEV#/dev/}") >/dev/null 2>"$T/d.err" || rc=$?
+[ "$rc" = 0 ] || fail "lloop detach ${ATTACH_DEV#/dev/} in /dev: exit $rc: $(cat "$T/d.err")"
+assert_nothing_left "detach by the device's name in /dev"
+attach "$IMG"
+ln -s "$ATTACH_DEV" "$T/devlink"
+rc=0
+timeout 60 "$LLOOP" detach "$T/devlink" >/dev/null 2>"$T/d.err" || rc=$?
+[ "$rc" = 0 ] || fail "lloop detach of a symlink to $ATTACH_DEV: exit $rc: $(cat "$T/d.err")"
+assert_nothing_left "detach by a symlink to the device"
+[ -e "$T/hard.img" ] || ln "$IMG" "$T/hard.img"
+attach "$IMG"
+rc=0
+timeout 60 "$LLOOP" detach "$T/hard.img" >/dev/null 2>"$T/d.err" || rc=$?
+[ "$rc" = 0 ] || fail "lloop detach by a hard link to the image: exit $rc: $(cat "$T/d.err")"
+assert_nothing_left "detach by a hard link to the image"

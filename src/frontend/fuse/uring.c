@@ -319,9 +319,11 @@ static int ring_open(struct fuse_ring *r)
 {
 	unsigned sq = r->nr_ents + 8;
 	struct io_uring_params p = {
+		/* SUBMIT_ALL: a command the kernel cannot take completes
+		 * with its error instead of stopping the ones behind it */
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE |
 			 IORING_SETUP_COOP_TASKRUN |
-			 IORING_SETUP_SINGLE_ISSUER,
+			 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL,
 		.cq_entries = 2 * sq,
 	};
 	int ret = io_uring_queue_init_params(sq, &r->ring, &p);
@@ -545,8 +547,11 @@ static void ent_completed(struct fuse_ring *r, struct ring_ent *e, int res)
 		ent_request(r, e);
 		return;
 	}
-	if ((res == -EAGAIN || res == -EINTR) && e->retries++ < RETRIES &&
-	    !r->closed) {
+	/* an error here means the kernel did not take the command: a
+	 * commit's reply was not delivered, so send it again while that
+	 * may yet work */
+	if ((res == -EAGAIN || res == -EINTR || res == -ENOMEM) &&
+	    e->retries++ < RETRIES && !r->closed) {
 		ent_command(r, e, e->cmd);
 		return;
 	}
@@ -600,7 +605,15 @@ static void ring_flush(struct task *t)
 		return;
 	ret = io_uring_submit(&r->ring);
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-		log_error("fuse: io_uring submit: %s", strerror(-ret));
+		log_error_ratelimited("fuse: io_uring submit: %s",
+				      strerror(-ret));
+	/*
+	 * The kernel stops at a command it cannot take (no memory for its
+	 * state, say): each left carries a reply a caller waits for, and
+	 * nothing else would submit them.  Again on the next round.
+	 */
+	if (io_uring_sq_ready(&r->ring))
+		worker_soon(fs->w, &fs->ring_flush);
 	/* a commit fetches the next request at once if one waits */
 	ring_reap(r);
 }
@@ -640,7 +653,20 @@ void fuse_uring_init_replied(struct fuse_session *fs, int res)
 	for (unsigned i = 0; i < r->nr_ents; i++)
 		ent_command(r, &r->ents[i], CMD_REGISTER);
 	wake_arm(r);
-	ret = io_uring_submit(&r->ring);
+	/*
+	 * The kernel has granted the ring and now holds every request until
+	 * its queues are registered: giving up here would leave the mount
+	 * hanging, so a failure that may pass is tried again, for a while.
+	 */
+	for (int i = 0; i < 100; i++) {
+		ret = io_uring_submit(&r->ring);
+		if (ret >= 0 && !io_uring_sq_ready(&r->ring))
+			break;
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR &&
+		    ret != -ENOMEM && ret != -EBUSY)
+			break;
+		usleep(10000);
+	}
 	if (ret < 0) {
 		log_warn("fuse: --fuse-uring: cannot submit the entries: %s: "
 			 "serving /dev/fuse with read and write",

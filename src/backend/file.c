@@ -667,8 +667,8 @@ static int file_open(const char *path, const struct backend_opts *o,
 	}
 	if (f->b.size == 0) {
 		ret = -EINVAL;
-		log_error("%s: the image is empty (use --create SIZE to make "
-			  "a new one)", path);
+		log_error("%s: the image is empty (give it a size: "
+			  "truncate -s SIZE %s)", path, path);
 		goto err;
 	}
 	f->fd = f->fd_buffered;

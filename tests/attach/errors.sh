@@ -40,6 +40,8 @@ refused() {
 
 refused "missing image" "no such file" "$T/missing.img"
 refused "a directory as image" "directory" "$T/adir"
+: >"$T/empty.img"
+refused "an empty image" "empty.*truncate -s" "$T/empty.img"
 refused "--sector-size 1000" "sector-size" "$IMG" --sector-size 1000
 refused "an unknown option" "--bogus" "$IMG" --bogus
 refused "--frontend bogus" "--frontend" "$IMG" --frontend bogus

@@ -489,6 +489,17 @@ for want in "read #1 at $B1+4096: EIO" "write #1 at $B2+4096: ENOSPC" \
 		fail "the attach log has no line '$want'"
 done
 log "the loop device fails the chosen blocks (short ones too) and reads back the rest"
-detach "$DEV"
+# a buffered write into the failing block: write(2) succeeds, the page
+# cache's write-back fails later, and nobody has seen that yet (dd's own
+# last partial block above went that way too: O_DIRECT is off for it).
+# The flush before detach finds it: detach must fail and say so.
+dd if="$T/pattern" of="$DEV" bs=4096 seek=$((B2 / 4096)) count=1 conv=notrunc status=none ||
+	fail "the buffered write at 2M failed at once; it was to fail at write-back"
+rc=0
+timeout 90 "$LLOOP" detach "$DEV" >/dev/null 2>"$T/detach.err" || rc=$?
+echo "lloop detach after a failed write-back: exit $rc: $(cat "$T/detach.err")"
+[ "$rc" = 1 ] || fail "lloop detach exited $rc though a write-back to the device had failed"
+grep -q "flush before detach failed" "$T/detach.err" ||
+	fail "lloop detach does not say that the flush failed: $(cat "$T/detach.err")"
 assert_nothing_left "lloop detach"
 echo "faults: ok"

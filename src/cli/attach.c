@@ -832,6 +832,15 @@ int attach_main(int argc, char **argv)
 		return 1;
 	}
 	dev[n] = '\0';
-	fputs(dev, stdout);
+	/* a device nobody was told of is a leftover: take it back */
+	if (fputs(dev, stdout) == EOF || fflush(stdout) == EOF) {
+		int err = errno;
+
+		dev[strcspn(dev, "\n")] = '\0';
+		log_error("attach: cannot print the device (%s): detaching %s",
+			  strerror(err), dev);
+		kill(pid, SIGTERM);
+		return 1;
+	}
 	return 0;
 }

@@ -68,6 +68,7 @@ static int show(const struct attachment *a, void *arg)
 int list_main(int argc, char **argv)
 {
 	struct listing l = { 0 };
+	int ret;
 
 	if (argc == 2 && !strcmp(argv[1], "--json")) {
 		l.json = true;
@@ -78,13 +79,17 @@ int list_main(int argc, char **argv)
 	} else if (argc != 1) {
 		log_error("list: unexpected argument '%s' (see 'lloop list "
 			  "--help')",
-			  argv[1]);
+			  argv[argc > 2 && !strcmp(argv[1], "--json") ? 2 : 1]);
 		return 2;
 	}
 	if (l.json)
 		printf("[");
-	if (attachment_each(show, &l) < 0) {
-		log_error("list: cannot read %s/attach", runtime_dir());
+	ret = attachment_each(show, &l);
+	if (ret < 0) {
+		if (l.json)
+			printf("]\n");	/* valid, if empty */
+		log_error("list: cannot read %s/attach: %s", runtime_dir(),
+			  strerror(-ret));
 		return 1;
 	}
 	if (l.json)

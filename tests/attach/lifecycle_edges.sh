@@ -13,7 +13,10 @@
 #   and the reason, and nothing left behind;
 # - a dead daemon's mount point file whose pid comes back to a new daemon;
 # - detach by the device's name in /dev, by a link to it, and by a hard
-#   link to the image.
+#   link to the image;
+# - an attach whose output cannot be written: no device nobody knows of;
+# - lloop list --json with an unreadable runtime directory: valid JSON, and
+#   the reason on stderr.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "attach lifecycle edges: failed final flush, killed attach, hard link, newline"
@@ -152,3 +155,25 @@ rc=0
 timeout 60 "$LLOOP" detach "$T/hard.img" >/dev/null 2>"$T/d.err" || rc=$?
 [ "$rc" = 0 ] || fail "lloop detach by a hard link to the image: exit $rc: $(cat "$T/d.err")"
 assert_nothing_left "detach by a hard link to the image"
+
+# 8. the device cannot be printed (stdout is a full device)
+rc=0
+"$LLOOP" attach "$IMG" >/dev/full 2>"$T/a.err" || rc=$?
+echo "attach >/dev/full: exit $rc: $(grep -v warning "$T/a.err")"
+[ "$rc" = 1 ] || fail "attach with stdout on /dev/full exited $rc"
+grep -q "cannot print the device" "$T/a.err" || fail "attach >/dev/full does not say why: $(cat "$T/a.err")"
+assert_nothing_left "an attach that could not print its device" 15
+
+# 9. lloop list with a runtime directory it cannot read; a bad argument
+: >"$T/notadir"
+rc=0
+out=$(LLOOP_RUNTIME_DIR=$T/notadir "$LLOOP" list --json 2>"$T/l.err") || rc=$?
+echo "list --json, runtime directory a file: exit $rc, stdout '$out', stderr: $(cat "$T/l.err")"
+[ "$rc" = 1 ] || fail "list --json exited $rc with an unreadable runtime directory"
+echo "$out" | "$PY" -c 'import json, sys; assert json.load(sys.stdin) == []' ||
+	fail "list --json printed no valid JSON: '$out'"
+grep -q "Not a directory" "$T/l.err" || fail "list does not say why: $(cat "$T/l.err")"
+rc=0
+"$LLOOP" list --json foo >/dev/null 2>"$T/l.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "'foo'" "$T/l.err" ||
+	fail "list --json foo: exit $rc, $(cat "$T/l.err") (the error must name foo)"

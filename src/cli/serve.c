@@ -513,6 +513,7 @@ int serve_main(int argc, char **argv)
 		.fo = { .socket_mode = 0600, .socket_gid = -1 },
 	};
 	int ready_fd = -1, sig, ret, status = 1;
+	bool pidfile_written = false;
 	sigset_t set;
 
 	server_config_defaults(&srv.cfg);
@@ -572,8 +573,11 @@ int serve_main(int argc, char **argv)
 		 "oom_score_adj %d",
 		 control_path(), memsafe.mlocked ? "yes" : "no",
 		 memsafe.io_flusher ? "yes" : "no", memsafe.oom_score_adj);
-	if (so.pidfile && write_pidfile(so.pidfile) < 0)
-		goto stop;
+	if (so.pidfile) {
+		if (write_pidfile(so.pidfile) < 0)
+			goto stop;
+		pidfile_written = true;
+	}
 	/*
 	 * systemd first, then the parent of --daemon: once the command
 	 * returns, all start-up has to say (a bad NOTIFY_SOCKET) is said,
@@ -581,8 +585,12 @@ int serve_main(int argc, char **argv)
 	 */
 	notify_ready(NULL);
 	if (ready_fd >= 0) {
-		if (write(ready_fd, "R", 1) != 1)
+		if (write(ready_fd, "R", 1) != 1) {
+			log_error("the serve --daemon command was gone before "
+				  "it could be told the server is ready: "
+				  "stopping");
 			goto stop;
+		}
 		close(ready_fd);
 		ready_fd = -1;
 	}
@@ -605,7 +613,8 @@ stop:
 			status = 1;
 		}
 	}
-	if (so.pidfile && status == 0)
+	/* whatever the status: the pid in it is gone with us */
+	if (pidfile_written)
 		unlink(so.pidfile);
 out:
 	control_stop();

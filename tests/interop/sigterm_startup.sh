@@ -26,3 +26,33 @@ assert_eq "$rc" 0 "exit status of lloop serve after SIGTERM during start-up (143
 grep -q 'SIGTERM: draining and stopping' "$T/serve.log" ||
 	fail "no 'SIGTERM: draining and stopping' line in the log"
 echo "sigterm_startup: ok"
+
+# the serve --daemon command killed while its daemon starts: the daemon
+# finds nobody to tell it is ready, says so, stops, and removes its pidfile
+pf=$T/daemon.pid
+"$LLOOP" serve --daemon --engine "$LLOOP_ENGINE" --threads 2 --buffer-memory 1G \
+	--listen "unix:$T/d.sock" --pidfile "$pf" memory:1M \
+	</dev/null >"$T/cmd.log" 2>&1 &
+cmd=$!
+sleep 0.3
+[ ! -e "$pf" ] || skip "start-up ended within 0.3 s here: no start-up left to kill the command in"
+kill -KILL "$cmd"
+wait "$cmd" 2>/dev/null || :
+# the daemon writes its pidfile, then fails to tell the command
+for ((i = 0; i < 100; i++)); do
+	[ -e "$pf" ] && break
+	pgrep -f -- "--listen unix:$T/d.sock" >/dev/null || break
+	sleep 0.1
+done
+for ((i = 0; i < 100; i++)); do
+	pgrep -f -- "--listen unix:$T/d.sock" >/dev/null || break
+	sleep 0.1
+done
+left=$(pgrep -f -- "--listen unix:$T/d.sock" || :)
+[ -z "$left" ] || { kill -KILL $left; fail "the daemon ($left) still runs 10 s after its command was killed"; }
+# (the daemon has the command's stderr until it is ready)
+cat "$T/cmd.log"
+[ ! -e "$pf" ] || fail "the daemon left its pidfile ($(cat "$pf")) behind"
+grep -q "gone before it could be told" "$T/cmd.log" ||
+	fail "the daemon's log does not say why it stopped"
+echo "sigterm_startup (serve --daemon): ok"

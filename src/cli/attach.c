@@ -426,7 +426,8 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	log_info("%s: detaching", d->att.device);
 	notify_stopping();
 	if (d->frontend == FRONTEND_NBD)
-		return nbd_kernel_disconnect(&d->nk) < 0;
+		return nbd_kernel_disconnect(&d->nk, &flush_err) < 0 ||
+		       flush_err < 0;
 	if (d->frontend == FRONTEND_UBLK) {
 		/* the driver drains what is in flight, which we serve */
 		ublk_dev_remove(&d->ub);
@@ -560,7 +561,7 @@ static void frontend_unbind(struct daemon *d)
 {
 	switch (d->frontend) {
 	case FRONTEND_NBD:
-		nbd_kernel_disconnect(&d->nk);
+		nbd_kernel_disconnect(&d->nk, NULL);
 		break;
 	case FRONTEND_UBLK:
 		ublk_dev_remove(&d->ub);
@@ -688,8 +689,10 @@ stop:
 	daemon_cleanup(d);
 	server_stop(&d->srv);
 	log_flush();
-	if (!d->exp.read_only && d->exp.be->ops->sync(d->exp.be) < 0) {
-		log_error("%s: final fdatasync failed", d->exp.spec);
+	ret = d->exp.read_only ? 0 : d->exp.be->ops->sync(d->exp.be);
+	if (ret < 0) {
+		log_error("%s: the final flush failed: %s", d->exp.spec,
+			  strerror(-ret));
 		status = 1;
 	}
 out:

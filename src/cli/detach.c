@@ -122,12 +122,16 @@ int detach_main(int argc, char **argv)
 				  a->device, a->pid);
 			return 1;
 		}
-		/* a dead socket fails every request, but the nbd device
-		 * stays configured until told */
-		if (nbd_kernel_index_of(a->device) >= 0 &&
-		    !loopdev_busy(a->device))
-			nbd_kernel_disconnect_index(
-				nbd_kernel_index_of(a->device));
+		/*
+		 * A dead socket leaves the nbd device configured, and what was
+		 * in flight waiting for ever (no timeout: one would kill the
+		 * device on a slow file system): the disconnect fails those
+		 * and frees the device at its last close, mounted or not.
+		 * Unless someone else has the device by now.
+		 */
+		id = nbd_kernel_index_of(a->device);
+		if (id >= 0 && nbd_kernel_is_ours(id, a->image, a->pid))
+			nbd_kernel_disconnect_index(id);
 		/* and a ublk device stays, failing I/O, until deleted */
 		if (sscanf(a->device, "/dev/ublkb%d", &id) == 1 &&
 		    ublk_delete_id(id) < 0)

@@ -607,9 +607,11 @@ stop:
 	for (unsigned i = 0; i < srv.nr_exports; i++) {
 		struct export *e = &srv.exports[i];
 
-		if (!e->read_only && e->be->ops->sync(e->be) < 0) {
-			log_error("%s: final fdatasync failed: %s", e->spec,
-				  strerror(errno));
+		int err = e->read_only ? 0 : e->be->ops->sync(e->be);
+
+		if (err < 0) {
+			log_error("%s: the final flush failed: %s", e->spec,
+				  strerror(-err));
 			status = 1;
 		}
 	}

@@ -289,18 +289,25 @@ int nbd_kernel_disconnect_index(int index)
 	return ret;
 }
 
-int nbd_kernel_disconnect(struct nbd_kernel *k)
+int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err)
 {
 	int fd, ret;
 
+	if (flush_err)
+		*flush_err = 0;
 	if (k->index < 0)
 		return 0;
 	/* durable first: the driver turns this into NBD_CMD_FLUSH */
 	fd = open(k->device, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (fsync(fd) < 0)
-			log_warn("%s: flush before detach: %s", k->device,
-				 strerror(errno));
+		if (fsync(fd) < 0) {
+			if (flush_err)
+				*flush_err = -errno;
+			log_error("%s: the flush before detach failed (%s): "
+				  "what was written through it may not be "
+				  "durable",
+				  k->device, strerror(errno));
+		}
 		close(fd);
 	}
 	if (k->netlink) {
@@ -317,6 +324,34 @@ int nbd_kernel_disconnect(struct nbd_kernel *k)
 		log_error("%s: disconnect: %s", k->device, strerror(-ret));
 	k->index = -1;
 	return ret;
+}
+
+bool nbd_kernel_is_ours(int index, const char *ident, pid_t pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	/* netlink: the identifier we gave it, as long as it is configured */
+	snprintf(path, sizeof(path), "/sys/block/nbd%d/backend", index);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (buf[0])
+			return !strcmp(buf, ident);
+	}
+	/* the ioctl interface: the pid that ran NBD_DO_IT */
+	snprintf(path, sizeof(path), "/sys/block/nbd%d/pid", index);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return atoi(buf) == pid;
 }
 
 int nbd_kernel_index_of(const char *device)

@@ -38,10 +38,14 @@ int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
 /* cap the size of the requests the driver sends at max_payload */
 void nbd_kernel_limit_requests(const struct nbd_kernel *k);
 /* flush the device, then disconnect it: the driver sends NBD_CMD_DISC */
-int nbd_kernel_disconnect(struct nbd_kernel *k);
+/* flush, then disconnect; the flush's result in *flush_err (may be NULL) */
+int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err);
 /* disconnect /dev/nbdINDEX whatever configured it (a dead daemon's) */
 int nbd_kernel_disconnect_index(int index);
 /* /dev/nbdN -> N, or -1 */
 int nbd_kernel_index_of(const char *device);
+/* /dev/nbdINDEX is still the one connected with ident (netlink) or by
+ * pid (ioctl), not a device someone has taken since */
+bool nbd_kernel_is_ours(int index, const char *ident, pid_t pid);
 
 #endif

@@ -2,7 +2,7 @@
 # both engines; ext4 on it; the ioctl fall-back; and the guest's own
 # nbd-client over TCP against lloop serve.
 . /bin/tap.sh
-plan 28
+plan 34
 watchdog 400
 IMG=/dev/vda
 cat /proc/partitions | sed 's/^/# /'
@@ -67,12 +67,46 @@ pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
 kill -9 "$pid"
 sleep 1
 check "SIGKILLed daemon: reading $dev fails, does not hang" \
-	sh -c "! timeout 60 dd if=$dev of=/dev/null bs=4k count=1 iflag=direct"
+	sh -c "timeout 60 dd if=$dev of=/dev/null bs=4k count=1 iflag=direct; r=\$?; test \$r != 0 -a \$r -lt 124"
 check "SIGKILLed daemon: lloop list says it died" \
 	sh -c "lloop list | grep '^$dev ' | grep -q 'daemon died'"
 check "SIGKILLed daemon: lloop detach cleans up" lloop detach "$dev"
 check "SIGKILLed daemon: $dev is disconnected, nothing listed" \
 	sh -c "! test -e /sys/block/$n/pid && test -z \"\$(lloop list)\""
+
+# a daemon killed with SIGKILL while its device is mounted and a write is
+# in flight: detach disconnects the device (the dead socket left it
+# configured, the write waiting for ever), so the write fails, the umount
+# ends and the device is freed
+dev=$(attach_nbd uring)
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+/usr/bin/mke2fs -q -F -t ext4 "$dev" && mount -t ext4 "$dev" /mnt/a ||
+	diag "could not mount ext4 from $dev"
+kill -STOP "$pid"
+dd if=/dev/zero of=/mnt/a/big bs=64k count=64 oflag=direct 2>/dev/null &
+writer=$!
+sleep 1
+kill -9 "$pid"
+sleep 1
+check "SIGKILLed daemon, $dev mounted, a write in flight: detach" \
+	timeout 60 lloop detach "$dev"
+check "the write in flight ends" \
+	sh -c "for i in \$(seq 60); do kill -0 $writer 2>/dev/null || exit 0; sleep 1; done; exit 1"
+check "the umount ends" timeout 60 umount /mnt/a
+check "$dev is freed, nothing listed" \
+	sh -c "for i in \$(seq 10); do test -e /sys/block/$n/pid || break; sleep 1; done; ! test -e /sys/block/$n/pid && test -z \"\$(lloop list)\""
+
+# a write-back that fails (a buffered write into a block whose writes
+# fail): the flush before detach reports it, and detach must fail
+dev=$(lloop attach --frontend nbd --buffer-memory 8M \
+	--inject-fault write:EIO:1:2097152-2101248 "$IMG" 2>/tmp/attach.err) ||
+	sed 's/^/# /' /tmp/attach.err
+dd if=/tmp/pat of="$dev" bs=4096 seek=512 count=1 conv=notrunc 2>/dev/null
+check "a failed write-back: detach exits 1, saying the flush failed" \
+	sh -c "lloop detach $dev 2>/tmp/e; r=\$?; sed 's/^/# /' /tmp/e; test \$r = 1 && grep -q 'flush before detach failed' /tmp/e"
+check "and the device is freed, nothing listed" \
+	sh -c "! test -e /sys/block/${dev#/dev/}/pid && test -z \"\$(lloop list)\""
 
 # nbd-client over TCP on the guest's loopback against lloop serve
 ip link set lo up

@@ -657,14 +657,20 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	if (ready_fd >= 0) {
 		int lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 			       0600);
+		char ack;
 
 		if (lfd >= 0) {
 			dup2(lfd, STDERR_FILENO);
 			close(lfd);
 		}
 		log_level = ao->log_level;
-		/* SIGPIPE is ignored: a gone reader is EPIPE */
-		if (dprintf(ready_fd, "%s\n", d->att.device) < 0) {
+		/*
+		 * The command prints the device, then says so: without that
+		 * (it was killed, say) nobody knows of the device.  SIGPIPE
+		 * is ignored: a gone command is EPIPE, or no answer.
+		 */
+		if (dprintf(ready_fd, "%s\n", d->att.device) < 0 ||
+		    read(ready_fd, &ack, 1) != 1) {
 			log_error("%s: the attach command was gone before it "
 				  "could print the device: detaching",
 				  d->att.device);
@@ -813,8 +819,11 @@ int attach_main(int argc, char **argv)
 	if (ao.foreground)
 		return run_daemon(&d, &ao, -1);
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	/* both ways: the device to us, and back that we printed it */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
+		log_error("attach: socketpair: %s", strerror(errno));
 		return 1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_error("attach: fork: %s", strerror(errno));
@@ -840,10 +849,12 @@ int attach_main(int argc, char **argv)
 		int err = errno;
 
 		dev[strcspn(dev, "\n")] = '\0';
+		/* no word back: the daemon detaches */
 		log_error("attach: cannot print the device (%s): detaching %s",
 			  strerror(err), dev);
-		kill(pid, SIGTERM);
 		return 1;
 	}
+	if (write(p[0], "p", 1) != 1)
+		return 1;	/* the daemon is gone: it said why */
 	return 0;
 }

@@ -41,6 +41,20 @@ static const unsigned setup_flags[] = {
 	0,
 };
 
+/* requests in flight at once to fill io_uring's caches (uring_fill) */
+#define URING_CACHE_FILL 128
+
+/*
+ * What the filling reads point into.  It lives as long as the ring: on a
+ * failure, reads may still be in flight, or even queued for a later
+ * submit, and must not land in a stack frame long gone.
+ */
+struct uring_fill {
+	char buf[URING_CACHE_FILL];
+	struct iovec iov[OP_MAX_IOV];
+	struct msghdr msg;
+};
+
 /*
  * The ring, and the worker's buffer arena as registered with it.  A read
  * or write into a registered buffer (READ_FIXED, WRITE_FIXED) skips
@@ -53,6 +67,7 @@ struct uring {
 	struct io_uring ring;
 	char *fixed;		/* the arena if registered, else NULL */
 	size_t fixed_len;
+	struct uring_fill fill;
 };
 
 #define FIXED_SHIFT 30
@@ -115,14 +130,10 @@ static struct io_uring_sqe *uring_sqe(struct io_uring *ring);
  * last one idle: one request that must go there (a no-op marked ASYNC)
  * creates it now.
  */
-#define URING_CACHE_FILL 128
 
-static int uring_fill(struct io_uring *ring, unsigned n, const int fd[2],
-		      bool sock)
+static int uring_fill(struct io_uring *ring, struct uring_fill *f,
+		      unsigned n, const int fd[2], bool sock)
 {
-	struct iovec iov[OP_MAX_IOV];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = OP_MAX_IOV };
-	char buf[URING_CACHE_FILL] = { 0 };
 	struct io_uring_cqe *cqe;
 	unsigned done = 0;
 	ssize_t wr;
@@ -130,21 +141,23 @@ static int uring_fill(struct io_uring *ring, unsigned n, const int fd[2],
 
 	/* one byte each; the empty iovecs only size the state's iovec array */
 	for (unsigned i = 0; i < OP_MAX_IOV; i++)
-		iov[i] = (struct iovec){ buf, i == 0 };
+		f->iov[i] = (struct iovec){ f->buf, i == 0 };
+	f->msg = (struct msghdr){ .msg_iov = f->iov, .msg_iovlen = OP_MAX_IOV };
 	for (unsigned i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = uring_sqe(ring);
 
 		if (sock)
-			io_uring_prep_recvmsg(sqe, fd[0], &msg, 0);
+			io_uring_prep_recvmsg(sqe, fd[0], &f->msg, 0);
 		else
-			io_uring_prep_readv(sqe, fd[0], iov, OP_MAX_IOV, 0);
+			io_uring_prep_readv(sqe, fd[0], f->iov, OP_MAX_IOV, 0);
 		io_uring_sqe_set_data(sqe, NULL);
 	}
 	ret = io_uring_submit(ring);
 	if (ret < 0)
 		return ret;
-	/* (should this fail, closing the pair ends the reads) */
-	wr = write(fd[1], buf, n);
+	if (io_uring_sq_ready(ring))
+		return -EAGAIN;
+	wr = write(fd[1], f->buf, n);
 	if (wr != (ssize_t)n)
 		return wr < 0 ? -errno : -EIO;
 	while (done < n) {
@@ -183,31 +196,41 @@ static int uring_start_iowq(struct io_uring *ring)
 	return ret;
 }
 
-static void uring_fill_caches(struct worker *w, struct io_uring *ring)
+/* a pair whose reads all completed is closed; after a failure it stays
+ * open (two descriptors lost), so that no read left behind can ever be
+ * on a descriptor number given to something else */
+static int uring_fill_pair(struct io_uring *ring, struct uring_fill *f,
+			   unsigned n, bool sock)
 {
-	unsigned n = URING_CACHE_FILL;
 	int fd[2], ret;
+
+	if (sock)
+		ret = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd);
+	else
+		ret = pipe2(fd, O_CLOEXEC);
+	if (ret < 0)
+		return -errno;
+	ret = uring_fill(ring, f, n, fd, sock);
+	if (!ret) {
+		close(fd[0]);
+		close(fd[1]);
+	}
+	return ret;
+}
+
+static void uring_fill_caches(struct worker *w, struct uring *u)
+{
+	struct io_uring *ring = &u->ring;
+	unsigned n = URING_CACHE_FILL;
+	int ret;
 
 	if (n > ring->cq.ring_entries)
 		n = ring->cq.ring_entries;
 	ret = uring_start_iowq(ring);
 	if (!ret)
-		ret = pipe2(fd, O_CLOEXEC) < 0 ? -errno : 0;
-	if (!ret) {
-		ret = uring_fill(ring, n, fd, false);
-		close(fd[0]);
-		close(fd[1]);
-	}
-	if (!ret) {
-		ret = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) < 0
-			      ? -errno
-			      : 0;
-		if (!ret) {
-			ret = uring_fill(ring, n, fd, true);
-			close(fd[0]);
-			close(fd[1]);
-		}
-	}
+		ret = uring_fill_pair(ring, &u->fill, n, false);
+	if (!ret)
+		ret = uring_fill_pair(ring, &u->fill, n, true);
 	if (ret < 0)
 		log_info("worker %u: io_uring's request caches not filled "
 			 "(%s): the kernel may allocate for a new peak of I/O",
@@ -246,7 +269,7 @@ static int uring_init(struct worker *w, unsigned entries)
 	}
 	w->eng_data = u;
 	uring_register_arena(w, u);
-	uring_fill_caches(w, &u->ring);
+	uring_fill_caches(w, u);
 	return 0;
 }
 

@@ -35,6 +35,7 @@
 #include "backend/align.h"
 #include "backend/backend.h"
 #include "backend/rmw.h"
+#include "core/fileline.h"
 #include "core/log.h"
 #include "core/worker.h"
 
@@ -566,19 +567,13 @@ static int create_image(const char *path, uint64_t size)
 /* at open: the queue's write_zeroes_max_bytes in sysfs is not 0 */
 static bool device_writes_zeroes(dev_t rdev)
 {
-	char path[96], buf[32] = "";
-	ssize_t n;
-	int fd;
+	char path[96], buf[32];
 
 	snprintf(path, sizeof(path),
 		 "/sys/dev/block/%u:%u/queue/write_zeroes_max_bytes",
 		 major(rdev), minor(rdev));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 && strtoull(buf, NULL, 10) > 0;
+	return read_first_line(path, buf, sizeof(buf)) &&
+	       strtoull(buf, NULL, 10) > 0;
 }
 
 static uint32_t dio_align(struct file *f)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileline.h"
 #include "core/log.h"
 #include "core/runtime.h"
 
@@ -170,21 +171,11 @@ void attachment_fail_write(pid_t pid, const char *msg)
 bool attachment_fail_take(pid_t pid, char *buf, size_t len)
 {
 	char path[4096];
-	ssize_t n;
-	int fd;
 
-	if (runtime_file(path, sizeof(path), pid, "failed") < 0)
+	if (runtime_file(path, sizeof(path), pid, "failed") < 0 ||
+	    !read_first_line(path, buf, len))
 		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
 	unlink(path);
-	if (n < 0)
-		n = 0;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
 	return true;
 }
 
@@ -223,20 +214,13 @@ bool attachment_alive(const struct attachment *a)
 
 bool attachment_device_held(const struct attachment *a)
 {
-	char path[128], backing[4096] = "", mnt[4096];
+	char path[128], backing[4096], mnt[4096];
 	const char *name = strrchr(a->device, '/');
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file",
 		 name ? name + 1 : a->device);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_first_line(path, backing, sizeof(backing)))
 		return false; /* unbound */
-	n = read(fd, backing, sizeof(backing) - 1);
-	close(fd);
-	backing[n > 0 ? n : 0] = '\0';
-	backing[strcspn(backing, "\n")] = '\0';
 	/* our FUSE file; once the daemon's namespace is gone, "/" */
 	runtime_file(mnt, sizeof(mnt), a->pid, "img");
 	return !strcmp(backing, mnt) || !strcmp(backing, "/");

@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/fileline.h"
 #include "core/log.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/netlink.h"
@@ -329,29 +330,14 @@ int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err)
 bool nbd_kernel_is_ours(int index, const char *ident, pid_t pid)
 {
 	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
 
 	/* netlink: the identifier we gave it, as long as it is configured */
 	snprintf(path, sizeof(path), "/sys/block/nbd%d/backend", index);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (buf[0])
-			return !strcmp(buf, ident);
-	}
+	if (read_first_line(path, buf, sizeof(buf)) && buf[0])
+		return !strcmp(buf, ident);
 	/* the ioctl interface: the pid that ran NBD_DO_IT */
 	snprintf(path, sizeof(path), "/sys/block/nbd%d/pid", index);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return atoi(buf) == pid;
+	return read_first_line(path, buf, sizeof(buf)) && atoi(buf) == pid;
 }
 
 int nbd_kernel_index_of(const char *device)

@@ -120,9 +120,9 @@ static struct io_uring_sqe *uring_sqe(struct io_uring *ring);
  * of them took its state (and its poll entry) and gives both back to the
  * ring's caches when it completes.  They come with OP_MAX_IOV iovecs, as
  * many as an op of lloop's may have, so that the state keeps an iovec
- * array that size: a vector longer than the one a
- * cached state holds is another allocation.  Older kernels need no
- * filling, and the requests do no harm there.
+ * array that size: a vector longer than the one a cached state holds is
+ * another allocation.  Older kernels need no filling, and the requests
+ * do no harm there.
  *
  * A read or write the kernel cannot start without blocking (a write the
  * block layer must split, say) goes to a thread of the ring's io-wq,
@@ -131,11 +131,29 @@ static struct io_uring_sqe *uring_sqe(struct io_uring *ring);
  * creates it now.
  */
 
+/* wait for n completions of our own; the first error among them */
+static int uring_reap(struct io_uring *ring, unsigned n)
+{
+	struct io_uring_cqe *cqe;
+	int ret, err = 0;
+
+	while (n) {
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			return ret;
+		if (cqe->res < 0 && !err)
+			err = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		n--;
+	}
+	return err;
+}
+
 static int uring_fill(struct io_uring *ring, struct uring_fill *f,
 		      unsigned n, const int fd[2], bool sock)
 {
-	struct io_uring_cqe *cqe;
-	unsigned done = 0;
 	ssize_t wr;
 	int ret;
 
@@ -160,40 +178,19 @@ static int uring_fill(struct io_uring *ring, struct uring_fill *f,
 	wr = write(fd[1], f->buf, n);
 	if (wr != (ssize_t)n)
 		return wr < 0 ? -errno : -EIO;
-	while (done < n) {
-		ret = io_uring_wait_cqe(ring, &cqe);
-		if (ret < 0 && ret != -EINTR)
-			return ret;
-		if (!ret) {
-			if (cqe->res < 0)
-				ret = cqe->res;
-			io_uring_cqe_seen(ring, cqe);
-			done++;
-		}
-	}
-	return ret < 0 ? ret : 0;
+	return uring_reap(ring, n);
 }
 
 static int uring_start_iowq(struct io_uring *ring)
 {
 	struct io_uring_sqe *sqe = uring_sqe(ring);
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	io_uring_sqe_set_data(sqe, NULL);
 	ret = io_uring_submit(ring);
-	if (ret < 0)
-		return ret;
-	do
-		ret = io_uring_wait_cqe(ring, &cqe);
-	while (ret == -EINTR);
-	if (ret < 0)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return ret;
+	return ret < 0 ? ret : uring_reap(ring, 1);
 }
 
 /* a pair whose reads all completed is closed; after a failure it stays

@@ -46,7 +46,6 @@ struct find {
 static int match(const struct attachment *a, void *arg)
 {
 	struct find *f = arg;
-
 	bool image = !strcmp(a->image, f->dev) ||
 		     (backend_spec_is_path(a->image) &&
 		      same_file(a->image, f->image));

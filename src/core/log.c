@@ -104,29 +104,37 @@ static void write_stderr(int level, const char *text)
 		return;
 }
 
+/* a few instructions under it, from any thread: a spin lock will do */
+static void spin_lock(atomic_flag *lock)
+{
+	while (atomic_flag_test_and_set_explicit(lock, memory_order_acquire))
+		;
+}
+
+static void spin_unlock(atomic_flag *lock)
+{
+	atomic_flag_clear_explicit(lock, memory_order_release);
+}
+
 /* the last error logged, for a caller that must report it elsewhere */
 static char last_error[LOG_LINE_MAX];
 static atomic_flag last_error_lock = ATOMIC_FLAG_INIT;
 
 static void keep_last_error(const char *text)
 {
-	while (atomic_flag_test_and_set_explicit(&last_error_lock,
-						 memory_order_acquire))
-		;
+	spin_lock(&last_error_lock);
 	snprintf(last_error, sizeof(last_error), "%s", text);
-	atomic_flag_clear_explicit(&last_error_lock, memory_order_release);
+	spin_unlock(&last_error_lock);
 }
 
 bool log_last_error(char *buf, size_t len)
 {
 	bool any;
 
-	while (atomic_flag_test_and_set_explicit(&last_error_lock,
-						 memory_order_acquire))
-		;
+	spin_lock(&last_error_lock);
 	any = last_error[0] != 0;
 	snprintf(buf, len, "%s", last_error);
-	atomic_flag_clear_explicit(&last_error_lock, memory_order_release);
+	spin_unlock(&last_error_lock);
 	return any;
 }
 
@@ -184,18 +192,6 @@ uint64_t (*log_clock_ns)(void) = monotonic_ns;
 static struct log_ratelimit *_Atomic sites[MAX_SITES];
 static atomic_uint nr_sites;
 
-static void site_lock(struct log_ratelimit *rl)
-{
-	while (atomic_flag_test_and_set_explicit(&rl->lock,
-						 memory_order_acquire))
-		;
-}
-
-static void site_unlock(struct log_ratelimit *rl)
-{
-	atomic_flag_clear_explicit(&rl->lock, memory_order_release);
-}
-
 static void site_register(struct log_ratelimit *rl)
 {
 	unsigned i;
@@ -247,7 +243,7 @@ void log_msg_ratelimited(struct log_ratelimit *rl, int level,
 	va_end(ap);
 	site_register(rl);
 
-	site_lock(rl);
+	spin_lock(&rl->lock);
 	if (rl->window_start &&
 	    now - rl->window_start >= LOG_RATELIMIT_WINDOW_S * NS_PER_S)
 		summary_level = window_close(rl, now, summary,
@@ -262,7 +258,7 @@ void log_msg_ratelimited(struct log_ratelimit *rl, int level,
 		memcpy(rl->last, text, sizeof(text));
 		print = false;
 	}
-	site_unlock(rl);
+	spin_unlock(&rl->lock);
 
 	if (summary_level >= 0)
 		emit(summary_level, summary);
@@ -284,13 +280,13 @@ static void flush_sites(bool all)
 
 		if (!rl)
 			continue;
-		site_lock(rl);
+		spin_lock(&rl->lock);
 		if (rl->window_start &&
 		    (all || now - rl->window_start >=
 				    LOG_RATELIMIT_WINDOW_S * NS_PER_S))
 			level = window_close(rl, now, summary,
 					     sizeof(summary));
-		site_unlock(rl);
+		spin_unlock(&rl->lock);
 		if (level >= 0)
 			emit(level, summary);
 	}

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -45,6 +47,13 @@
 
 #define ZERO_BUF_LEN (1024 * 1024)
 #define DEFAULT_DIO_ALIGN 4096
+/*
+ * The longest read or write of a file in memory done on the worker
+ * thread (memory_fs): a longer copy costs more than the switch to an
+ * io-wq thread saves, and there it runs beside the worker, on another
+ * core (1 MiB reads at depth 8: 0.84 times the throughput inline).
+ */
+#define NOW_MAX_LEN (64 * 1024)
 
 struct file {
 	struct backend b;
@@ -53,6 +62,7 @@ struct file {
 	bool direct;
 	bool blockdev;
 	bool hw_zero;		/* a device that does write-zeroes itself */
+	bool now;		/* reads and writes on the worker (memory_fs) */
 	char *path;
 	char *zero_buf;
 	struct rmw_guard guard;
@@ -87,6 +97,8 @@ static void submit(struct request *rq, enum op_kind kind, int fd, void *buf,
 		.len = len,
 		.off = off,
 		.flags = flags,
+		.now = rq_file(rq)->now && len <= NOW_MAX_LEN &&
+		       (kind == OP_READ || kind == OP_WRITE),
 	};
 	rq->w->eng->submit(rq->w, &rq->op);
 }
@@ -597,6 +609,27 @@ static uint32_t dio_align(struct file *f)
 	return DEFAULT_DIO_ALIGN;
 }
 
+/*
+ * A file in a memory file system (tmpfs, ramfs) that refuses
+ * non-blocking reads.  io_uring then hands every read and write to one
+ * of its io-wq threads: a thread switch each way for what is a copy to
+ * or from the page cache, which waits for no device.  Such reads and
+ * writes are cheaper done on the worker thread itself.  (If tmpfs's
+ * pages are swapped out, the read waits for the swap-in; it would in an
+ * io-wq thread too.)
+ */
+static bool memory_fs(int fd)
+{
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != TMPFS_MAGIC &&
+				      sfs.f_type != RAMFS_MAGIC))
+		return false;
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+}
+
 static void file_free(struct file *f)
 {
 	if (f->fd >= 0 && f->fd != f->fd_buffered)
@@ -691,6 +724,7 @@ static int file_open(const char *path, const struct backend_opts *o,
 		ret = -ENOMEM;
 		goto err;
 	}
+	f->now = S_ISREG(st.st_mode) && memory_fs(f->fd_buffered);
 	f->b.ops = &file_backend;
 	f->b.align = f->direct ? dio_align(f) : 1;
 	if (f->b.align & (f->b.align - 1) || f->b.align > 65536) {

@@ -11,6 +11,7 @@
  * with the result: >= 0 or a negative errno.  Submitting never fails and
  * never allocates.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -50,6 +51,14 @@ struct op {
 				 * (at most OP_MAX_IOV) */
 	int (*fn)(void *arg);
 	void *arg;
+	/*
+	 * The op never waits: the engine may do it at once on the worker
+	 * thread, and ->done still runs later, never from submit.  For a
+	 * read or write of a file in memory (tmpfs has no non-blocking
+	 * I/O, so io_uring would hand it to an io-wq thread), or a reply
+	 * to /dev/fuse that should not wait for the next round.
+	 */
+	bool now;
 	/* engine-private */
 	struct op *next;
 	struct worker *next_worker;	/* helpers: whose op */

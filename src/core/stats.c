@@ -218,10 +218,11 @@ size_t stats_format(struct server *srv, char *buf, size_t len, bool json)
 			   "\"registered_buffers\":%s,\"requests\":%u,"
 			   "\"requests_in_use\":%u,\"requests_high_water\":%u,"
 			   "\"buffer_bytes\":%zu,\"buffer_in_use\":%zu,"
-			   "\"buffer_high_water\":%zu}"
+			   "\"buffer_high_water\":%zu,\"ops_on_worker\":%llu}"
 			 : "%sworker %u: io_flusher %d, registered buffers %s, "
 			   "requests %u in use %u "
-			   "high %u, buffers %zu in use %zu high %zu\n",
+			   "high %u, buffers %zu in use %zu high %zu, "
+			   "ops on the worker thread %llu\n",
 		    json && i ? "," : "", w->id, w->stats.io_flusher,
 		    json ? yes(w->stats.registered_buffers)
 			 : w->stats.registered_buffers ? "yes" : "no",
@@ -230,7 +231,8 @@ size_t stats_format(struct server *srv, char *buf, size_t len, bool json)
 		    __atomic_load_n(&p->reqs_high_water, __ATOMIC_RELAXED),
 		    p->buddy.size,
 		    __atomic_load_n(&p->buddy.in_use, __ATOMIC_RELAXED),
-		    __atomic_load_n(&p->buddy.high_water, __ATOMIC_RELAXED));
+		    __atomic_load_n(&p->buddy.high_water, __ATOMIC_RELAXED),
+		    (unsigned long long)stat_get(&w->stats.ops_on_worker));
 	}
 	put(&o, json ? "],\"helpers\":[" : "helpers: io_flusher");
 	for (unsigned i = 0; i < helpers_count(); i++)

@@ -30,6 +30,7 @@ struct worker_stats {
 	uint64_t hist[STATS_OPS][STATS_BUCKETS];
 	int io_flusher;			/* PR_GET_IO_FLUSHER on the thread */
 	int registered_buffers;		/* the pool registered with io_uring */
+	uint64_t ops_on_worker;		/* engine ops done here (op->now) */
 };
 
 static inline void stat_add(uint64_t *p, uint64_t v)

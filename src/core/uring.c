@@ -68,6 +68,8 @@ struct uring {
 	char *fixed;		/* the arena if registered, else NULL */
 	size_t fixed_len;
 	struct uring_fill fill;
+	struct op *now_head;	/* done on the worker thread (op->now), */
+	struct op **now_tail;	/* their ->done still to run, in order */
 };
 
 #define FIXED_SHIFT 30
@@ -264,6 +266,7 @@ static int uring_init(struct worker *w, unsigned entries)
 		free(u);
 		return ret;
 	}
+	u->now_tail = &u->now_head;
 	w->eng_data = u;
 	uring_register_arena(w, u);
 	uring_fill_caches(w, u);
@@ -327,6 +330,14 @@ static void uring_submit(struct worker *w, struct op *op)
 		helpers_queue(w, op);
 		return;
 	}
+	if (op->now) {
+		op->res = op_execute(op);
+		stat_add(&w->stats.ops_on_worker, 1);
+		op->next = NULL;
+		*u->now_tail = op;
+		u->now_tail = &op->next;
+		return;
+	}
 	sqe = uring_sqe(&u->ring);
 	switch (op->kind) {
 	case OP_READ:
@@ -388,6 +399,22 @@ static void uring_cancel(struct worker *w, struct op *op)
 	io_uring_sqe_set_data(sqe, NULL); /* its own completion is ignored */
 }
 
+/* the ->done of the ops done on this thread so far; those that their
+ * callbacks submit wait for the next round, after the ring's */
+static void uring_run_now(struct uring *u)
+{
+	struct op *op = u->now_head;
+
+	u->now_head = NULL;
+	u->now_tail = &u->now_head;
+	while (op) {
+		struct op *next = op->next;
+
+		op->done(op, op->res);
+		op = next;
+	}
+}
+
 static int uring_run(struct worker *w)
 {
 	struct uring *u = w->eng_data;
@@ -398,7 +425,9 @@ static int uring_run(struct worker *w)
 	unsigned n;
 	int ret;
 
-	ret = io_uring_submit_and_wait(ring, 1);
+	/* with ops done on this thread waiting for their ->done, only
+	 * submit and take what has completed */
+	ret = io_uring_submit_and_wait(ring, u->now_head ? 0 : 1);
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 		return ret;
 	/* take a batch off the ring first: the callbacks submit more */
@@ -411,6 +440,7 @@ static int uring_run(struct worker *w)
 	for (unsigned i = 0; i < n; i++)
 		if (ops[i])
 			ops[i]->done(ops[i], res[i]);
+	uring_run_now(u);
 	return 0;
 }
 

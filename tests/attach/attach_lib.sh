@@ -31,6 +31,7 @@
 #   list_field DEV FIELD       a field of DEV's entry in lloop list --json
 #   daemon_pid_of DEV          the daemon PID of DEV from the state files
 #   op_requests PID OP [FIELD] a per-op counter of lloop stats --json
+#   ops_on_worker PID          ops its workers did themselves (stats)
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	# the runner globs tests/attach/*.sh: this file is not a test
@@ -360,6 +361,14 @@ op_requests() {
 	"$LLOOP" stats --control "$RUN/attach/$1.sock" --json | "$PY" -c '
 import json, sys
 print(json.load(sys.stdin)["exports"][0]["ops"][sys.argv[1]][sys.argv[2]])' "$2" "${3:-requests}"
+}
+
+# ops_on_worker PID: the attach daemon PID's ops done on its worker
+# threads (lloop stats --json, all workers)
+ops_on_worker() {
+	"$LLOOP" stats --control "$RUN/attach/$1.sock" --json | "$PY" -c '
+import json, sys
+print(sum(w["ops_on_worker"] for w in json.load(sys.stdin)["workers"]))'
 }
 
 # _leftovers: what of the test's remains, one line per kind (empty: nothing)

@@ -38,5 +38,18 @@ echo "zero requests seen by the daemon: $zeros"
 [ "$zeros" -ge 2 ] || fail "lloop stats counts $zeros zero requests after a discard and a zeroout, expected >= 2"
 log "discarded and zeroed ranges read back as zeroes, the rest unchanged"
 
+# with few requests in service (dd sends one at a time) the io_uring
+# engine's workers write each reply to /dev/fuse at once, not as a ring
+# entry
+reqs=$(($(op_requests "$ATTACH_PID" read) + $(op_requests "$ATTACH_PID" write)))
+on_worker=$(ops_on_worker "$ATTACH_PID")
+echo "reads and writes: $reqs; ops on the workers (replies): $on_worker"
+if [ "$LLOOP_ENGINE" = uring ]; then
+	[ "$on_worker" -ge "$reqs" ] ||
+		fail "$on_worker replies written by the workers for $reqs reads and writes"
+else
+	assert_eq "$on_worker" 0 "ops on the workers with the threads engine"
+fi
+
 detach "$DEV"
 assert_nothing_left "lloop detach"

@@ -29,6 +29,7 @@ struct fuse_session {
 	struct task start;
 	struct request **slots;
 	unsigned nr_slots;
+	unsigned armed;		/* slots waiting in a read of /dev/fuse */
 	unsigned live_slots;	/* slots, ring entries and the ring not yet
 				 * done; 0: the session is over */
 	bool ended;		/* the kernel side went away */

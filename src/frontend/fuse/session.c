@@ -80,10 +80,27 @@ static void reply_sent(struct op *op, int res)
 	slot_arm(rq);
 }
 
+/*
+ * Whether the worker writes a reply to /dev/fuse at once, by itself,
+ * rather than as a ring entry.  Either way this thread does the write
+ * (io_uring can poll /dev/fuse, always writable), but a ring entry is
+ * written only at the next io_uring_enter, and its completion is seen a
+ * round after that.  Measured with fio 4k reads on tmpfs: at depth 1,
+ * at once gives 1.2-1.4 times the IOPS; at depth 32, every reply at
+ * once gives 0.75 times: there one io_uring_enter writes a batch.
+ */
+#define REPLY_NOW_MAX_SERVING 4
+
+static bool reply_now(const struct fuse_session *fs)
+{
+	return fs->nr_slots - fs->armed <= REPLY_NOW_MAX_SERVING;
+}
+
 /* /dev/fuse: the out header from rq->hdr, then len bytes at body */
 static void dev_reply(struct request *rq, int err, const void *body,
 		      size_t len)
 {
+	struct fuse_session *fs = rq_session(rq);
 	struct fuse_out_header *oh = (void *)(rq->hdr + REPLY_OFF);
 
 	oh->len = sizeof(*oh) + len;
@@ -93,7 +110,7 @@ static void dev_reply(struct request *rq, int err, const void *body,
 	rq->iov[1] = (struct iovec){ (void *)body, len };
 	rq->iovcnt = len ? 2 : 1;
 	rq->op = (struct op){ .done = reply_sent, .kind = OP_WRITEV,
-			      .fd = rq_session(rq)->fd };
+			      .fd = fs->fd, .now = reply_now(fs) };
 	rq->op.msg.msg_iov = rq->iov;
 	rq->op.msg.msg_iovlen = rq->iovcnt;
 	rq->w->eng->submit(rq->w, &rq->op);
@@ -580,6 +597,7 @@ static void slot_read_done(struct op *op, int res)
 	struct request *rq = (struct request *)op;
 	struct fuse_session *fs = rq_session(rq);
 
+	fs->armed--;
 	if (res == -ENOENT || res == -EINTR || res == -EAGAIN) {
 		slot_arm(rq); /* an interrupted request, or nothing yet */
 		return;
@@ -615,6 +633,7 @@ static void slot_arm(struct request *rq)
 		slot_released(fs, rq);
 		return;
 	}
+	fs->armed++;
 	fuse_rq_reset(fs, rq);
 	rq->iov[0] = (struct iovec){ rq->hdr, FUSE_IN_SPLIT };
 	rq->iov[1] = (struct iovec){ rq->buf, FUSE_MAX_WRITE + 4096 };

@@ -85,6 +85,21 @@ static struct file *rq_file(struct request *rq)
 	return to_file(rq->be);
 }
 
+/*
+ * A read or write of a file in memory, done on the worker (memory_fs),
+ * while the machine has no swap.  With swap, a page of the image may be
+ * out on it, and the read would wait for it, with the whole worker: if
+ * that swap is a device this worker serves, for ever.  (sysinfo is asked
+ * once per round: a swapon in the same round is not seen; the page must
+ * also have been written out to it since.)
+ */
+static bool now_ok(struct request *rq, enum op_kind kind, uint64_t len)
+{
+	return rq_file(rq)->now && len <= NOW_MAX_LEN &&
+	       (kind == OP_READ || kind == OP_WRITE) &&
+	       !worker_swap_on(rq->w);
+}
+
 static void submit(struct request *rq, enum op_kind kind, int fd, void *buf,
 		   uint64_t len, uint64_t off, int flags,
 		   void (*done)(struct op *, int))
@@ -97,8 +112,7 @@ static void submit(struct request *rq, enum op_kind kind, int fd, void *buf,
 		.len = len,
 		.off = off,
 		.flags = flags,
-		.now = rq_file(rq)->now && len <= NOW_MAX_LEN &&
-		       (kind == OP_READ || kind == OP_WRITE),
+		.now = now_ok(rq, kind, len),
 	};
 	rq->w->eng->submit(rq->w, &rq->op);
 }
@@ -613,10 +627,9 @@ static uint32_t dio_align(struct file *f)
  * A file in a memory file system (tmpfs, ramfs) that refuses
  * non-blocking reads.  io_uring then hands every read and write to one
  * of its io-wq threads: a thread switch each way for what is a copy to
- * or from the page cache, which waits for no device.  Such reads and
- * writes are cheaper done on the worker thread itself.  (If tmpfs's
- * pages are swapped out, the read waits for the swap-in; it would in an
- * io-wq thread too.)
+ * or from the page cache, which waits for no device (while nothing of
+ * it is on swap: now_ok).  Such reads and writes are cheaper done on the
+ * worker thread itself.
  */
 static bool memory_fs(int fd)
 {

@@ -426,8 +426,12 @@ static int uring_run(struct worker *w)
 	int ret;
 
 	/* with ops done on this thread waiting for their ->done, only
-	 * submit and take what has completed */
-	ret = io_uring_submit_and_wait(ring, u->now_head ? 0 : 1);
+	 * submit and take what has completed (GETEVENTS: completions
+	 * deferred to this thread's task work are posted too) */
+	if (u->now_head)
+		ret = io_uring_submit_and_get_events(ring);
+	else
+		ret = io_uring_submit_and_wait(ring, 1);
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 		return ret;
 	/* take a batch off the ring first: the callbacks submit more */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -142,9 +143,21 @@ static void run_task_list(struct task *list)
 	}
 }
 
+bool worker_swap_on(struct worker *w)
+{
+	struct sysinfo si;
+
+	if (w->swap_round != w->rounds + 1) {
+		w->swap_on = sysinfo(&si) < 0 || si.totalswap > 0;
+		w->swap_round = w->rounds + 1;
+	}
+	return w->swap_on;
+}
+
 /* between rounds of completions: work that must not run nested */
 static void worker_between_rounds(struct worker *w)
 {
+	w->rounds++;
 	while (w->soon || w->pool_freed) {
 		struct task *soon = w->soon;
 

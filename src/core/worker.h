@@ -71,6 +71,9 @@ struct worker {
 	bool started;
 	sem_t ready;		/* posted once the engine is set up */
 	int init_ret;		/* how that went */
+	uint64_t rounds;	/* of the event loop */
+	uint64_t swap_round;	/* the round swap_on was seen in, + 1 */
+	bool swap_on;
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);
@@ -78,6 +81,11 @@ void worker_fini(struct worker *w);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_wake(struct worker *w);
+/*
+ * Whether the machine has swap, as sysinfo(2) said at most one round of
+ * the event loop ago (a system call per round, only when asked).
+ */
+bool worker_swap_on(struct worker *w);
 /* run t on w's thread soon; safe from any thread */
 void worker_post(struct worker *w, struct task *t);
 /* run t once the pool has something back (called on w's thread) */

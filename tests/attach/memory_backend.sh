@@ -15,8 +15,12 @@ assert_eq "$(blockdev --getsize64 "$DEV")" $((64 << 20)) "size of $DEV"
 assert_eq "$(list_field "$DEV" image)" memory:64M "image in lloop list"
 
 head -c $((8 << 20)) /dev/urandom >"$T/pattern"
+rw0=$(($(op_requests "$ATTACH_PID" read) + $(op_requests "$ATTACH_PID" write)))
+on0=$(ops_on_worker "$ATTACH_PID")
 dd if="$T/pattern" of="$DEV" bs=1M oflag=direct status=none || fail "dd to $DEV failed"
 dd if="$DEV" of="$T/back" bs=1M count=8 iflag=direct status=none || fail "dd from $DEV failed"
+rw1=$(($(op_requests "$ATTACH_PID" read) + $(op_requests "$ATTACH_PID" write)))
+on1=$(ops_on_worker "$ATTACH_PID")
 cmp "$T/pattern" "$T/back" || fail "8 MiB read back from $DEV differ from what was written"
 log "8 MiB written and read back with O_DIRECT"
 
@@ -41,9 +45,9 @@ log "discarded and zeroed ranges read back as zeroes, the rest unchanged"
 # with few requests in service (dd sends one at a time) the io_uring
 # engine's workers write each reply to /dev/fuse at once, not as a ring
 # entry
-reqs=$(($(op_requests "$ATTACH_PID" read) + $(op_requests "$ATTACH_PID" write)))
-on_worker=$(ops_on_worker "$ATTACH_PID")
-echo "reads and writes: $reqs; ops on the workers (replies): $on_worker"
+reqs=$((rw1 - rw0))
+on_worker=$((on1 - on0))
+echo "dd's reads and writes: $reqs; ops on the workers meanwhile (replies): $on_worker"
 if [ "$LLOOP_ENGINE" = uring ]; then
 	[ "$on_worker" -ge "$reqs" ] ||
 		fail "$on_worker replies written by the workers for $reqs reads and writes"

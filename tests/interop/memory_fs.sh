@@ -6,7 +6,8 @@
 # io_uring:io_uring_submit_req tracepoint with perf.  The same mix of
 # aligned, unaligned, FUA and long reads and writes, checked byte for byte
 # against a model, on the tmpfs image and on one in the test directory
-# (a disk file system: nothing done on the worker there).
+# (a disk file system: nothing done on the worker there).  With swap on
+# the machine, nothing is done on the worker on tmpfs either.
 . "$(dirname "$0")/lib.sh"
 describe "tmpfs image: short reads and writes on the worker thread, data exact"
 need_pynbd
@@ -14,6 +15,20 @@ need_pynbd
 [ "$(stat -f -c %T /dev/shm)" = tmpfs ] || skip "/dev/shm is not a tmpfs"
 [ "$(stat -f -c %T "$T")" != tmpfs ] ||
 	skip "the test directory $T is a tmpfs too: no disk file system to compare"
+"$PY" - <<'EOF' || skip "this kernel's tmpfs does non-blocking reads: io_uring needs no io-wq for it"
+import os, sys, tempfile
+with tempfile.NamedTemporaryFile(dir="/dev/shm") as f:
+    f.write(b"x")
+    f.flush()
+    try:
+        os.preadv(f.fileno(), [bytearray(1)], 0, os.RWF_NOWAIT)
+    except OSError as e:
+        sys.exit(0 if e.errno == 95 else 1)   # EOPNOTSUPP
+sys.exit(1)
+EOF
+# with swap on the machine, a tmpfs page may be out on it: lloop then
+# leaves every read and write to io_uring
+SWAP=$(awk 'NR > 1' /proc/swaps | wc -l)
 
 SHM=$(mktemp -d /dev/shm/lloop-memory_fs.XXXXXX)
 # (set +e: the status handed on to _cleanup must not end this first)
@@ -79,7 +94,7 @@ EOF
 counted() {
 	local out=$T/perf.txt pp
 	perf stat -x, -o "$out" \
-		-e io_uring:io_uring_submit_req --filter 'opcode == 4 || opcode == 5 || opcode == 22 || opcode == 23' \
+		-e io_uring:io_uring_submit_req --filter "$FILTER" \
 		-p "$SERVER_PID" &
 	pp=$!
 	track_pid "$pp"
@@ -87,11 +102,17 @@ counted() {
 	"$@" >"$T/short" || fail "the mix of reads and writes failed"
 	kill -INT "$pp"
 	wait "$pp" || true
-	awk -F, '/io_uring_submit_req/ { print $1 }' "$out" >"$T/count"
+	# a number, or empty: not counted (the check is then left out)
+	awk -F, '/io_uring_submit_req/ && $1 ~ /^[0-9]+$/ { print $1 }' \
+		"$out" >"$T/count"
+	[ -s "$T/count" ] ||
+		echo "note: perf did not count the ring's submissions: $(head -c 300 "$out")"
 }
 
+FILTER='opcode == 4 || opcode == 5 || opcode == 22 || opcode == 23'
 PERF=1
-perf stat -e io_uring:io_uring_submit_req true >/dev/null 2>&1 || PERF=0
+perf stat -e io_uring:io_uring_submit_req --filter "$FILTER" true \
+	>/dev/null 2>&1 || PERF=0
 [ "$PERF" = 1 ] ||
 	echo "note: perf cannot count io_uring:io_uring_submit_req here: the ring's own count is not checked"
 
@@ -111,7 +132,7 @@ for dir in "$SHM" "$T"; do
 	short=$(cat "$T/short")
 	worker=$(on_worker)
 	echo "$fs: $short short reads and writes; ops on the worker $worker; file reads and writes through the ring ${ring:-(not counted)}"
-	if [ "$fs" = tmpfs ] && [ "$LLOOP_ENGINE" = uring ]; then
+	if [ "$fs" = tmpfs ] && [ "$LLOOP_ENGINE" = uring ] && [ "$SWAP" = 0 ]; then
 		# each short request is at least one op (unaligned writes: more)
 		[ "$worker" -ge "$short" ] ||
 			fail "only $worker ops on the worker for $short short requests on tmpfs"
@@ -120,7 +141,7 @@ for dir in "$SHM" "$T"; do
 		[ -z "$ring" ] || [ "$ring" -lt $((short / 4)) ] ||
 			fail "$ring file reads and writes went through the ring for $short short requests on tmpfs"
 	else
-		assert_eq "$worker" 0 "ops on the worker, image on $fs, engine $LLOOP_ENGINE"
+		assert_eq "$worker" 0 "ops on the worker, image on $fs, engine $LLOOP_ENGINE, $SWAP swap areas"
 		[ -z "$ring" ] || [ "$ring" -ge "$short" ] ||
 			fail "only $ring file reads and writes through the ring for $short requests on $fs"
 	fi

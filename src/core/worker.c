@@ -30,6 +30,7 @@ int worker_init(struct worker *w, struct server *srv, unsigned id)
 	w->eng = srv->engine;
 	w->tenants.next = w->tenants.prev = &w->tenants;
 	w->waiting_tail = &w->waiting;
+	w->round = 1;
 	pthread_mutex_init(&w->lock, NULL);
 	w->tick_fd = -1;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -147,9 +148,9 @@ bool worker_swap_on(struct worker *w)
 {
 	struct sysinfo si;
 
-	if (w->swap_round != w->rounds + 1) {
+	if (w->swap_round != w->round) {
 		w->swap_on = sysinfo(&si) < 0 || si.totalswap > 0;
-		w->swap_round = w->rounds + 1;
+		w->swap_round = w->round;
 	}
 	return w->swap_on;
 }
@@ -157,7 +158,7 @@ bool worker_swap_on(struct worker *w)
 /* between rounds of completions: work that must not run nested */
 static void worker_between_rounds(struct worker *w)
 {
-	w->rounds++;
+	w->round++;
 	while (w->soon || w->pool_freed) {
 		struct task *soon = w->soon;
 

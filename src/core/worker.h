@@ -71,8 +71,8 @@ struct worker {
 	bool started;
 	sem_t ready;		/* posted once the engine is set up */
 	int init_ret;		/* how that went */
-	uint64_t rounds;	/* of the event loop */
-	uint64_t swap_round;	/* the round swap_on was seen in, + 1 */
+	uint64_t round;		/* of the event loop, from 1 */
+	uint64_t swap_round;	/* the round swap_on was seen in, or 0 */
 	bool swap_on;
 };
 

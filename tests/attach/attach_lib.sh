@@ -366,9 +366,7 @@ print(json.load(sys.stdin)["exports"][0]["ops"][sys.argv[1]][sys.argv[2]])' "$2"
 # ops_on_worker PID: the attach daemon PID's ops done on its worker
 # threads (lloop stats --json, all workers)
 ops_on_worker() {
-	"$LLOOP" stats --control "$RUN/attach/$1.sock" --json | "$PY" -c '
-import json, sys
-print(sum(w["ops_on_worker"] for w in json.load(sys.stdin)["workers"]))'
+	workers_sum "$RUN/attach/$1.sock" ops_on_worker
 }
 
 # _leftovers: what of the test's remains, one line per kind (empty: nothing)

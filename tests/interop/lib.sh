@@ -259,6 +259,39 @@ nbdsh() {
 	PATH=/usr/bin:$PATH command nbdsh "$@"
 }
 
+# workers_sum CTL FIELD: FIELD summed over the workers of the daemon whose
+# control socket is CTL (lloop stats --json)
+workers_sum() {
+	"$LLOOP" stats --json --control "$1" | "$PY" -c '
+import json, sys
+print(sum(w[sys.argv[1]] for w in json.load(sys.stdin)["workers"]))' "$2"
+}
+
+# count_submits PID OUT FILTER... -- CMD...: run CMD while perf counts
+# the io_uring requests PID submits (io_uring:io_uring_submit_req) that
+# match each FILTER; the counts, in the filters' order, on one line of
+# OUT (a count perf did not give is shown as perf wrote it).  CMD's
+# status is returned.
+count_submits() {
+	local pid=$1 out=$2 ev=() pp rc=0
+	shift 2
+	while [ "$1" != -- ]; do
+		ev+=(-e io_uring:io_uring_submit_req --filter "$1")
+		shift
+	done
+	shift
+	perf stat -x, -o "$T/perf.txt" "${ev[@]}" -p "$pid" &
+	pp=$!
+	track_pid "$pp"
+	sleep 1	# perf attaches to the threads
+	"$@" || rc=$?
+	kill -INT "$pp"
+	wait "$pp" || true
+	awk -F, '/io_uring_submit_req/ { printf "%s ", $1 } END { print "" }' \
+		"$T/perf.txt" >"$out"
+	return "$rc"
+}
+
 # make_random FILE SIZE_MIB: file of random data.
 make_random() {
 	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"

@@ -35,13 +35,6 @@ SHM=$(mktemp -d /dev/shm/lloop-memory_fs.XXXXXX)
 trap 'rc=$?; set +e; rm -rf "$SHM"; (exit $rc); _cleanup' EXIT
 CTL=$T/ctl.sock
 
-# on_worker: the workers' ops_on_worker, summed
-on_worker() {
-	"$LLOOP" stats --json --control "$CTL" | "$PY" -c '
-import json, sys
-print(sum(w["ops_on_worker"] for w in json.load(sys.stdin)["workers"]))'
-}
-
 # mix URI IMG: random short and long reads and writes, aligned and not,
 # some with FUA, each read compared with the model; then the whole export
 # and the image file against the model.  Prints the number of short ops.
@@ -90,23 +83,14 @@ EOF
 
 # counted CMD...: run CMD with perf counting the server's io_uring
 # submissions of READ_FIXED (4), WRITE_FIXED (5), READ (22), WRITE (23):
-# their sum to $T/count.  (READ also carries the workers' wake-ups.)
+# their sum to $T/count, or nothing if perf gave no number.  (READ also
+# carries the workers' wake-ups.)
 counted() {
-	local out=$T/perf.txt pp
-	perf stat -x, -o "$out" \
-		-e io_uring:io_uring_submit_req --filter "$FILTER" \
-		-p "$SERVER_PID" &
-	pp=$!
-	track_pid "$pp"
-	sleep 1	# perf attaches to the threads
-	"$@" >"$T/short" || fail "the mix of reads and writes failed"
-	kill -INT "$pp"
-	wait "$pp" || true
-	# a number, or empty: not counted (the check is then left out)
-	awk -F, '/io_uring_submit_req/ && $1 ~ /^[0-9]+$/ { print $1 }' \
-		"$out" >"$T/count"
+	count_submits "$SERVER_PID" "$T/counts" "$FILTER" -- "$@" >"$T/short" ||
+		fail "the mix of reads and writes failed"
+	awk '$1 ~ /^[0-9]+$/ { print $1 }' "$T/counts" >"$T/count"
 	[ -s "$T/count" ] ||
-		echo "note: perf did not count the ring's submissions: $(head -c 300 "$out")"
+		echo "note: perf did not count the ring's submissions: $(head -c 300 "$T/perf.txt")"
 }
 
 FILTER='opcode == 4 || opcode == 5 || opcode == 22 || opcode == 23'
@@ -130,7 +114,7 @@ for dir in "$SHM" "$T"; do
 		ring=
 	fi
 	short=$(cat "$T/short")
-	worker=$(on_worker)
+	worker=$(workers_sum "$CTL" ops_on_worker)
 	echo "$fs: $short short reads and writes; ops on the worker $worker; file reads and writes through the ring ${ring:-(not counted)}"
 	if [ "$fs" = tmpfs ] && [ "$LLOOP_ENGINE" = uring ] && [ "$SWAP" = 0 ]; then
 		# each short request is at least one op (unaligned writes: more)

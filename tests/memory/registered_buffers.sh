@@ -50,21 +50,8 @@ EOF
 # counts go to $T/counts.  (READ also carries the workers' eventfd and
 # timer wake-ups.)
 counted() {
-	local out=$T/perf.txt pp
-	perf stat -x, -o "$out" \
-		-e io_uring:io_uring_submit_req --filter 'opcode == 4' \
-		-e io_uring:io_uring_submit_req --filter 'opcode == 5' \
-		-e io_uring:io_uring_submit_req --filter 'opcode == 22' \
-		-e io_uring:io_uring_submit_req --filter 'opcode == 23' \
-		-p "$SERVER_PID" &
-	pp=$!
-	track_pid "$pp"
-	sleep 1	# perf attaches to the threads
-	"$@"
-	kill -INT "$pp"
-	wait "$pp" || true
-	awk -F, '/io_uring_submit_req/ { printf "%s ", $1 } END { print "" }' \
-		"$out" >"$T/counts"
+	count_submits "$SERVER_PID" "$T/counts" 'opcode == 4' 'opcode == 5' \
+		'opcode == 22' 'opcode == 23' -- "$@"
 }
 
 if [ "$LLOOP_ENGINE" = threads ]; then

@@ -17,6 +17,7 @@
 
 #include "backend/backend.h"
 #include "cli/cli.h"
+#include "core/devusers.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "frontend/fuse/fuse.h"
@@ -24,6 +25,8 @@
 #include "frontend/ublk/ublk.h"
 
 #define DETACH_WAIT_SECONDS 60
+/* how long the daemon may take before we look for who keeps the device */
+#define DETACH_LOOK_SECONDS 3
 
 void detach_usage(void)
 {
@@ -113,12 +116,16 @@ int detach_main(int argc, char **argv)
 	}
 	if (!attachment_alive(a)) {
 		if (attachment_device_held(a)) {
+			char who[1024];
+
+			if (dev_users(a->device, true, 0, who, sizeof(who)) <= 0)
+				snprintf(who, sizeof(who), "mounted?");
 			/* keep the state: it stops a second attach */
 			log_error("detach: %s: its daemon (pid %d) died, and "
-				  "the device is still open (mounted?): "
-				  "unmount it, and the kernel frees it; then "
-				  "detach again",
-				  a->device, a->pid);
+				  "the device is still in use (%s): unmount "
+				  "it or stop what uses it, and the kernel "
+				  "frees it; then detach again",
+				  a->device, a->pid, who);
 			return 1;
 		}
 		/*
@@ -141,8 +148,15 @@ int detach_main(int argc, char **argv)
 		return 0;
 	}
 	if (loopdev_busy(a->device)) {
-		log_error("detach: %s is in use (mounted?): unmount it first",
-			  a->device);
+		char who[1024];
+
+		/* an exclusive opener (mkfs, another driver) shows as open */
+		if (dev_users(a->device, true, a->pid, who, sizeof(who)) <= 0)
+			snprintf(who, sizeof(who), "mounted in another mount "
+				 "namespace, or claimed by the kernel");
+		log_error("detach: %s is in use (%s): unmount it, or stop "
+			  "what uses it, first",
+			  a->device, who);
 		return 1;
 	}
 	if (kill(a->pid, SIGTERM) < 0) {
@@ -150,11 +164,29 @@ int detach_main(int argc, char **argv)
 			  strerror(errno));
 		return 1;
 	}
-	for (int i = 0; i < DETACH_WAIT_SECONDS * 10; i++) {
+	for (int i = 1; i <= DETACH_WAIT_SECONDS * 10; i++) {
 		char msg[600];
 
 		if (attachment_alive(a)) {
 			usleep(100000);
+			/*
+			 * A process that has the device open keeps it: the
+			 * kernel unbinds it at the last close, and the daemon
+			 * serves it until then (losetup -d is as lazy).  Say
+			 * so now rather than after the full wait; a flush of
+			 * a big cache, with nobody else on the device, still
+			 * gets all of it.
+			 */
+			if (i == DETACH_LOOK_SECONDS * 10 &&
+			    dev_users(a->device, true, a->pid, msg,
+				      sizeof(msg)) > 0) {
+				log_error("detach: %s is still %s: it is "
+					  "unbound at the last close, and "
+					  "its daemon (pid %d) serves it and "
+					  "stops then",
+					  a->device, msg, a->pid);
+				return 1;
+			}
 			continue;
 		}
 		if (!attachment_fail_take(a->pid, msg, sizeof(msg)))

@@ -115,6 +115,7 @@ echo "detach $DEV while mounted: exit $rc: $(cat "$T/d.err")"
 assert_eq "$rc" 1 "exit status of lloop detach of a mounted device"
 [ ! -s "$T/d.out" ] || fail "the refused detach printed '$(cat "$T/d.out")'"
 one_line_error "detach of a mounted device" "$T/d.err" "in use|mounted"
+grep -qF "mounted on $T/mnt" "$T/d.err" || fail "the refused detach does not say where $DEV is mounted"
 rc=0
 "$LLOOP" detach "$IMG" >"$T/d.out" 2>"$T/d.err" || rc=$?
 assert_eq "$rc" 1 "exit status of lloop detach IMAGE of a mounted device"

@@ -3,8 +3,8 @@
 # A daemon killed while its device is mounted: the device stays bound
 # while it is open (and with passthrough the kernel still writes the
 # image through it), so a second attach of the image must be refused,
-# and detach must say that the device is still open instead of claiming
-# to have cleaned up.  Once unmounted, the kernel frees the device,
+# and detach must say that the device is still in use, and where it is
+# mounted, instead of claiming to have cleaned up.  Once unmounted, the kernel frees the device,
 # detach cleans up, and the image can be attached again.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
@@ -47,7 +47,8 @@ for path in "${PATHS[@]}"; do
 	"$LLOOP" detach "$DEV" >"$T/d.out" 2>"$T/d.err" || rc=$?
 	echo "detach while mounted: exit $rc: $(cat "$T/d.out" "$T/d.err")"
 	assert_eq "$rc" 1 "exit status of detach of a dead daemon's mounted device"
-	grep -q 'still open' "$T/d.err" || fail "detach does not say the device is still open"
+	grep -q 'still in use' "$T/d.err" || fail "detach does not say the device is still in use"
+	grep -qF "mounted on $T/mnt-$path" "$T/d.err" || fail "detach does not say where the device is mounted"
 	[ -n "$(daemon_pid_of "$DEV")" ] || fail "detach removed the state of a device still bound"
 
 	umount_dir "$T/mnt-$path"

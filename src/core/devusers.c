@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Who uses a block device: what lloop detach names when a device will
+ * not go, in place of a bare "in use".  Not on any I/O path.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/devusers.h"
+
+#define SHOWN_MAX 4 /* users named; the rest are counted */
+
+struct users {
+	char *buf;
+	size_t len, used;
+	int n;
+};
+
+/* one user more; the first SHOWN_MAX are named, comma-separated */
+static void add(struct users *u, const char *text)
+{
+	int w;
+
+	if (++u->n > SHOWN_MAX || u->used + 1 >= u->len)
+		return;
+	w = snprintf(u->buf + u->used, u->len - u->used, "%s%s",
+		     u->n > 1 ? ", " : "", text);
+	if (w > 0)
+		u->used += (size_t)w < u->len - u->used ? (size_t)w :
+							 u->len - u->used - 1;
+}
+
+/* mountinfo writes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+static void mounts(struct users *u, dev_t rdev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		char *save = NULL, *tok, *target = NULL;
+		int i = 0;
+
+		for (tok = strtok_r(line, " ", &save); tok && i < 5;
+		     tok = strtok_r(NULL, " ", &save), i++) {
+			if (i == 2 && (sscanf(tok, "%u:%u", &maj, &min) != 2 ||
+				       makedev(maj, min) != rdev))
+				break;
+			if (i == 4)
+				target = tok;
+		}
+		if (target) {
+			char item[4200];
+
+			unescape(target);
+			snprintf(item, sizeof(item), "mounted on %s", target);
+			add(u, item);
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+static void swaps(struct users *u, dev_t rdev)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	char path[4096];
+	struct stat st;
+	int c;
+
+	if (!f)
+		return;
+	while ((c = fgetc(f)) != EOF && c != '\n')
+		; /* the heading */
+	while (fscanf(f, "%4095s%*[^\n]", path) == 1) {
+		unescape(path);
+		if (!stat(path, &st) && S_ISBLK(st.st_mode) && st.st_rdev == rdev)
+			add(u, "a swap area");
+	}
+	fclose(f);
+}
+
+static void holders(struct users *u, dev_t rdev)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/holders",
+		 major(rdev), minor(rdev));
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char item[300];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(item, sizeof(item), "held by /dev/%s", e->d_name);
+		add(u, item);
+	}
+	closedir(d);
+}
+
+static bool has_open(int pid, dev_t rdev)
+{
+	char path[64];
+	struct dirent *e;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return false; /* gone, or not ours to see */
+	while (!found && (e = readdir(d)))
+		found = e->d_name[0] != '.' &&
+			!fstatat(dirfd(d), e->d_name, &st, 0) &&
+			S_ISBLK(st.st_mode) && st.st_rdev == rdev;
+	closedir(d);
+	return found;
+}
+
+static void processes(struct users *u, dev_t rdev, pid_t skip)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[64], comm[64] = "?", item[128];
+		int pid, fd;
+		ssize_t n;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid = atoi(e->d_name);
+		if (pid == getpid() || pid == skip || !has_open(pid, rdev))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, comm, sizeof(comm) - 1);
+			comm[n > 0 ? n : 0] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
+			close(fd);
+		}
+		snprintf(item, sizeof(item), "open by pid %d (%s)", pid, comm);
+		add(u, item);
+	}
+	closedir(d);
+}
+
+int dev_users(const char *dev, bool procs, pid_t skip, char *buf, size_t len)
+{
+	struct users u = { .buf = buf, .len = len };
+	struct stat st;
+
+	if (len)
+		buf[0] = '\0';
+	if (stat(dev, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return -ENOTBLK;
+	mounts(&u, st.st_rdev);
+	swaps(&u, st.st_rdev);
+	holders(&u, st.st_rdev);
+	if (procs)
+		processes(&u, st.st_rdev, skip);
+	if (u.n > SHOWN_MAX && u.used + 1 < len)
+		snprintf(buf + u.used, len - u.used, " and %d more",
+			 u.n - SHOWN_MAX);
+	return u.n;
+}

@@ -24,18 +24,8 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
-/*
- * TLS 1.3 preferred, 1.2 the oldest spoken.  NORMAL's ciphers, all of
- * them, but AES-128-GCM (TLS 1.3's mandatory suite) first and our order
- * over the client's, which is AES-256-GCM first for libnbd, qemu and
- * OpenSSL: measured with fio's nbd engine on 1 MiB reads, 1.25 times the
- * throughput, because the client, which decrypts on the same core as it
- * does its I/O, sets the pace.  --tls-priority NORMAL gives the client's
- * choice back.
- */
-#define DEFAULT_PRIORITY                                                       \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:" \
-	"+CIPHER-ALL:%SERVER_PRECEDENCE"
+/* TLS 1.3 preferred, 1.2 the oldest spoken */
+#define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define PSK_PRIORITY ":+ECDHE-PSK:+DHE-PSK:+PSK"
 /* receives delivered in one go before the rest waits for a task */
 #define MAX_DEPTH 16

@@ -66,11 +66,29 @@ static int match(const struct attachment *a, void *arg)
 	return 0;
 }
 
+/*
+ * Whether a is a loop device that processes have open (who, into who):
+ * the kernel unbinds it only at the last close, and its daemon serves it
+ * until then (losetup -d is as lazy).  Said after DETACH_LOOK_SECONDS,
+ * and only when seen twice, half a second apart, so that a passing probe
+ * (udev's blkid) is not taken for a holder; the daemon's own helper,
+ * which holds the device through a long flush, is not one.  A flush with
+ * nobody else on the device gets the full wait.  An nbd or ublk device
+ * goes however many have it open.
+ */
+static bool loop_held(const struct attachment *a, char *who, size_t len)
+{
+	return !strncmp(a->device, "/dev/loop", 9) &&
+	       loopdev_bound(a->device) &&
+	       dev_users(a->device, true, a->pid, who, len) > 0;
+}
+
 int detach_main(int argc, char **argv)
 {
 	struct find f = { 0 };
 	struct attachment *a = &f.found;
 	struct stat st;
+	bool held = false;
 	int id;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -169,17 +187,10 @@ int detach_main(int argc, char **argv)
 
 		if (attachment_alive(a)) {
 			usleep(100000);
-			/*
-			 * A process that has the device open keeps it: the
-			 * kernel unbinds it at the last close, and the daemon
-			 * serves it until then (losetup -d is as lazy).  Say
-			 * so now rather than after the full wait; a flush of
-			 * a big cache, with nobody else on the device, still
-			 * gets all of it.
-			 */
-			if (i == DETACH_LOOK_SECONDS * 10 &&
-			    dev_users(a->device, true, a->pid, msg,
-				      sizeof(msg)) > 0) {
+			if (i == DETACH_LOOK_SECONDS * 10)
+				held = loop_held(a, msg, sizeof(msg));
+			if (held && i == DETACH_LOOK_SECONDS * 10 + 5 &&
+			    loop_held(a, msg, sizeof(msg))) {
 				log_error("detach: %s is still %s: it is "
 					  "unbound at the last close, and "
 					  "its daemon (pid %d) serves it and "

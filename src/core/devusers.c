@@ -38,16 +38,28 @@ static void add(struct users *u, const char *text)
 							 u->len - u->used - 1;
 }
 
-/* mountinfo writes space, tab, newline and backslash as \ooo */
+/* the byte that \ooo at s stands for, or -1 if s holds no such escape */
+static int octal_at(const char *s)
+{
+	if (s[0] != '\\' || s[1] < '0' || s[1] > '3' || s[2] < '0' ||
+	    s[2] > '7' || s[3] < '0' || s[3] > '7')
+		return -1;
+	return (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
+}
+
+/*
+ * mountinfo and /proc/swaps write space, tab, newline and backslash as
+ * \ooo; a tab or newline stays written out: the message is one line.
+ */
 static void unescape(char *s)
 {
 	char *o = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
+		int c = octal_at(s);
+
+		if (c >= ' ') {
+			*o++ = (char)c;
 			s += 3;
 		} else {
 			*o++ = *s;
@@ -134,7 +146,7 @@ static bool has_open(int pid, dev_t rdev)
 {
 	char path[64];
 	struct dirent *e;
-	struct stat st;
+	struct statx stx;
 	bool found = false;
 	DIR *d;
 
@@ -142,12 +154,38 @@ static bool has_open(int pid, dev_t rdev)
 	d = opendir(path);
 	if (!d)
 		return false; /* gone, or not ours to see */
+	/* what each descriptor is, without asking its file system (a hung
+	 * NFS or FUSE server must not hang us) */
 	while (!found && (e = readdir(d)))
 		found = e->d_name[0] != '.' &&
-			!fstatat(dirfd(d), e->d_name, &st, 0) &&
-			S_ISBLK(st.st_mode) && st.st_rdev == rdev;
+			!statx(dirfd(d), e->d_name, AT_STATX_DONT_SYNC,
+			       STATX_TYPE, &stx) &&
+			S_ISBLK(stx.stx_mode) &&
+			makedev(stx.stx_rdev_major, stx.stx_rdev_minor) == rdev;
 	closedir(d);
 	return found;
+}
+
+/* the parent's pid, from /proc/PID/stat: "pid (comm) state ppid ..." */
+static pid_t parent_of(int pid)
+{
+	char path[64], buf[512], *p;
+	int fd, ppid = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
 }
 
 static void processes(struct users *u, dev_t rdev, pid_t skip)
@@ -165,14 +203,17 @@ static void processes(struct users *u, dev_t rdev, pid_t skip)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		pid = atoi(e->d_name);
-		if (pid == getpid() || pid == skip || !has_open(pid, rdev))
+		if (pid == getpid() || pid == skip ||
+		    (skip > 0 && parent_of(pid) == skip) || !has_open(pid, rdev))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			n = read(fd, comm, sizeof(comm) - 1);
-			comm[n > 0 ? n : 0] = '\0';
-			comm[strcspn(comm, "\n")] = '\0';
+			if (n > 0) {
+				comm[n] = '\0';
+				comm[strcspn(comm, "\n")] = '\0';
+			}
 			close(fd);
 		}
 		snprintf(item, sizeof(item), "open by pid %d (%s)", pid, comm);

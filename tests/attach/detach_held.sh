@@ -8,7 +8,10 @@
 #   said "something still uses the device"), and the daemon must stop by
 #   itself once they close it, leaving nothing behind;
 # - opened exclusively by a process (as mkfs does): refused at once,
-#   naming the process, the daemon untouched.
+#   naming the process, the daemon untouched;
+# - a final flush that takes longer than that look, with nobody else on
+#   the device (the daemon's helper holds it meanwhile): detach waits for
+#   it and succeeds.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "detach of a device held open: says who holds it, and finishes at the last close"
@@ -30,6 +33,7 @@ for ((i = 0; i < 50; i++)); do
 	[ -e "/proc/$H1/fd/3" ] && [ -e "/proc/$H2/fd/4" ] && break
 	sleep 0.1
 done
+[ -e "/proc/$H1/fd/3" ] && [ -e "/proc/$H2/fd/4" ] || fail "the holders did not open $DEV"
 start=$(date +%s.%N)
 rc=0
 timeout 90 "$LLOOP" detach "$DEV" >"$T/d.out" 2>"$T/d.err" || rc=$?
@@ -58,7 +62,7 @@ assert_nothing_left "the holders of $DEV closed it" 15
 attach "$IMG"
 DEV=$ATTACH_DEV
 PID=$ATTACH_PID
-/usr/bin/python3 -c '
+"$PY" -c '
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL)
 print("open", flush=True)
@@ -69,17 +73,61 @@ for ((i = 0; i < 50; i++)); do
 	[ -s "$T/excl.out" ] && break
 	sleep 0.1
 done
-[ -s "$T/excl.out" ] || fail "python3 could not open $DEV with O_EXCL"
+[ -s "$T/excl.out" ] || fail "$PY could not open $DEV with O_EXCL"
+# the command name the kernel keeps: the name it was run by, 15 bytes
+comm=$(basename "$PY" | cut -c1-15)
 rc=0
 timeout 90 "$LLOOP" detach "$DEV" >"$T/d.out" 2>"$T/d.err" || rc=$?
 echo "detach of $DEV opened exclusively by $HX: exit $rc: $(cat "$T/d.err")"
 assert_eq "$rc" 1 "exit status of lloop detach of a device opened with O_EXCL"
 [ "$(wc -l <"$T/d.err")" = 1 ] || fail "the message is not one line: $(cat "$T/d.err")"
-grep -q "in use" "$T/d.err" && grep -qF "pid $HX (python3)" "$T/d.err" ||
+grep -q "in use" "$T/d.err" && grep -qF "pid $HX ($comm)" "$T/d.err" ||
 	fail "the refusal does not name the exclusive opener $HX: $(cat "$T/d.err")"
 _is_lloop_pid "$PID" || fail "the daemon stopped after a refused detach"
 assert_eq "$(list_field "$DEV" alive)" True "$DEV alive after the refused detach"
 kill "$HX"
 wait "$HX" 2>/dev/null || :
 detach "$DEV"
-assert_nothing_left "the last detach"
+assert_nothing_left "the detach after the exclusive opener left"
+
+# 3. a slow final flush, nobody else on the device: the threads engine
+# calls fdatasync(2), which a shim slows down once $T/slow exists
+if ! command -v cc >/dev/null; then
+	echo "SKIP: cc not installed for the fdatasync shim (the other cases passed)"
+	exit 77
+fi
+cat >"$T/shim.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int fdatasync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	const char *gate = getenv("SHIM_SLOW_GATE");
+	struct timespec ts = { 5, 0 };
+
+	if (gate && access(gate, F_OK) == 0)
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	return real(fd);
+}
+EOF
+cc -shared -fPIC -O1 -o "$T/shim.so" "$T/shim.c" -ldl || fail "cannot build the shim"
+# a sanitized lloop wants its runtime first; the shim only wraps libc
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+export LD_PRELOAD=$T/shim.so SHIM_SLOW_GATE=$T/slow
+attach "$IMG" --engine threads
+unset LD_PRELOAD
+DEV=$ATTACH_DEV
+touch "$T/slow"
+start=$(date +%s.%N)
+detach "$DEV"
+took=$(_elapsed "$start")
+echo "detach with a 5 s flush: took $took s"
+awk -v t="$took" 'BEGIN { exit !(t >= 4.5) }' ||
+	fail "the detach took $took s: the flush was not slowed, so this case tested nothing"
+assert_nothing_left "the detach with a slow flush"

@@ -49,6 +49,15 @@ track_pid() {
 	TRACKED_PIDS+=("$1")
 }
 
+# shm_dir: SHM becomes a new directory in /dev/shm (a tmpfs), removed at
+# exit, or empty when /dev/shm is not there or not writable
+SHM=
+shm_dir() {
+	SHM=
+	[ -d /dev/shm ] && [ -w /dev/shm ] || return 0
+	SHM=$(mktemp -d "/dev/shm/lloop-$TEST_NAME.XXXXXX")
+}
+
 _cleanup() {
 	local rc=$? pid i
 	trap - EXIT INT TERM
@@ -68,6 +77,7 @@ _cleanup() {
 		wait "$pid" 2>/dev/null || :
 	done
 	rm -rf "$T"
+	[ -z "$SHM" ] || rm -rf "$SHM"
 	exit "$rc"
 }
 trap _cleanup EXIT

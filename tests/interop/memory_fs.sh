@@ -30,9 +30,7 @@ EOF
 # leaves every read and write to io_uring
 SWAP=$(awk 'NR > 1' /proc/swaps | wc -l)
 
-SHM=$(mktemp -d /dev/shm/lloop-memory_fs.XXXXXX)
-# (set +e: the status handed on to _cleanup must not end this first)
-trap 'rc=$?; set +e; rm -rf "$SHM"; (exit $rc); _cleanup' EXIT
+shm_dir
 CTL=$T/ctl.sock
 
 # mix URI IMG: random short and long reads and writes, aligned and not,

@@ -14,12 +14,7 @@ need truncate
 need_pynbd
 describe "writes sharing a block, sent together, all land (read-modify-write guard)"
 
-SHM=
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-	SHM=$(mktemp -d /dev/shm/lloop-write_race.XXXXXX)
-	# (set +e: the status handed on to _cleanup must not end this first)
-	trap 'rc=$?; set +e; rm -rf "$SHM"; (exit $rc); _cleanup' EXIT
-fi
+shm_dir
 
 race() {
 	"$PY" - "$1" <<'EOF'

@@ -426,7 +426,7 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	log_info("%s: detaching", d->att.device);
 	notify_stopping();
 	if (d->frontend == FRONTEND_NBD)
-		return nbd_kernel_disconnect(&d->nk, &flush_err) < 0 ||
+		return nbd_kernel_detach(&d->nk, &flush_err) < 0 ||
 		       flush_err < 0;
 	if (d->frontend == FRONTEND_UBLK) {
 		/* the driver drains what is in flight, which we serve */

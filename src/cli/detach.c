@@ -67,20 +67,23 @@ static int match(const struct attachment *a, void *arg)
 }
 
 /*
- * Whether a is a loop device that processes have open (who, into who):
- * the kernel unbinds it only at the last close, and its daemon serves it
- * until then (losetup -d is as lazy).  Said after DETACH_LOOK_SECONDS,
- * and only when seen twice, half a second apart, so that a passing probe
- * (udev's blkid) is not taken for a holder; the daemon's own helper,
- * which holds the device through a long flush, is not one.  A flush with
- * nobody else on the device gets the full wait.  An nbd or ublk device
- * goes however many have it open.
+ * Whether a is a loop or nbd device that processes have open (who, into
+ * who): the kernel unbinds it only at the last close, and its daemon
+ * serves it until then (losetup -d is as lazy).  Said after
+ * DETACH_LOOK_SECONDS, and only when seen twice, half a second apart, so
+ * that a passing probe (udev's blkid) is not taken for a holder; the
+ * daemon's own helper, which holds the device through a long flush, is
+ * not one.  A flush with nobody else on the device gets the full wait.
+ * A ublk device goes however many have it open.
  */
-static bool loop_held(const struct attachment *a, char *who, size_t len)
+static bool lazily_held(const struct attachment *a, char *who, size_t len)
 {
-	return !strncmp(a->device, "/dev/loop", 9) &&
-	       loopdev_bound(a->device) &&
-	       dev_users(a->device, true, a->pid, who, len) > 0;
+	int nbd = nbd_kernel_index_of(a->device);
+	bool bound = nbd >= 0 ? nbd_kernel_connected(nbd) :
+		     !strncmp(a->device, "/dev/loop", 9) &&
+			     loopdev_bound(a->device);
+
+	return bound && dev_users(a->device, true, a->pid, who, len) > 0;
 }
 
 int detach_main(int argc, char **argv)
@@ -188,9 +191,9 @@ int detach_main(int argc, char **argv)
 		if (attachment_alive(a)) {
 			usleep(100000);
 			if (i == DETACH_LOOK_SECONDS * 10)
-				held = loop_held(a, msg, sizeof(msg));
+				held = lazily_held(a, msg, sizeof(msg));
 			if (held && i == DETACH_LOOK_SECONDS * 10 + 5 &&
-			    loop_held(a, msg, sizeof(msg))) {
+			    lazily_held(a, msg, sizeof(msg))) {
 				log_error("detach: %s is still %s: it is "
 					  "unbound at the last close, and "
 					  "its daemon (pid %d) serves it and "

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/fileline.h"
+#include "core/devusers.h"
 #include "core/log.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/netlink.h"
@@ -236,6 +237,7 @@ int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
 	k->dev_fd = -1;
 	k->doit_running = false;
 	k->netlink = false;
+	k->ident = ident;
 	if (!force || strcmp(force, "1"))
 		ret = nbd_netlink_connect(&c, &k->index);
 	if (ret == 0) {
@@ -290,6 +292,69 @@ int nbd_kernel_disconnect_index(int index)
 	return ret;
 }
 
+/* the device open and flushed (durable first: the driver turns the
+ * fsync into NBD_CMD_FLUSH), its result in *flush_err; -1 if not open */
+static int open_flushed(struct nbd_kernel *k, int *flush_err)
+{
+	int fd = open(k->device, O_RDONLY | O_CLOEXEC);
+
+	if (flush_err)
+		*flush_err = 0;
+	if (fd >= 0 && fsync(fd) < 0) {
+		if (flush_err)
+			*flush_err = -errno;
+		log_error("%s: the flush before detach failed (%s): what was "
+			  "written through it may not be durable",
+			  k->device, strerror(errno));
+	}
+	return fd;
+}
+
+bool nbd_kernel_connected(int index)
+{
+	char path[64];
+
+	/* the driver adds it when started, removes it with the config */
+	snprintf(path, sizeof(path), "/sys/block/nbd%d/pid", index);
+	return access(path, F_OK) == 0;
+}
+
+int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err)
+{
+	char who[512];
+	int fd, ret, quiet = 0;
+
+	if (k->index < 0 || !k->netlink ||
+	    dev_users(k->device, true, getpid(), who, sizeof(who)) <= 0)
+		return nbd_kernel_disconnect(k, flush_err);
+	fd = open_flushed(k, flush_err);
+	ret = nbd_netlink_disconnect_on_close(k->index, k->ident);
+	/* with nobody else on it by now, this close is the last one */
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		log_warn("%s: NBD_CMD_RECONFIGURE: %s: disconnecting it now, "
+			 "under %s",
+			 k->device, strerror(-ret), who);
+		return nbd_kernel_disconnect(k, NULL);
+	}
+	log_info("%s: still %s; serving until its last user closes it",
+		 k->device, who);
+	/*
+	 * A driver that ignores the flag (older than Linux 5.2) never lets
+	 * go: once nobody has had the device open for a second, we do.
+	 */
+	while (nbd_kernel_connected(k->index)) {
+		usleep(100000);
+		quiet = dev_users(k->device, true, getpid(), who,
+				  sizeof(who)) > 0 ? 0 : quiet + 1;
+		if (quiet >= 10)
+			return nbd_kernel_disconnect(k, NULL);
+	}
+	k->index = -1;
+	return 0;
+}
+
 int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err)
 {
 	int fd, ret;
@@ -298,19 +363,9 @@ int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err)
 		*flush_err = 0;
 	if (k->index < 0)
 		return 0;
-	/* durable first: the driver turns this into NBD_CMD_FLUSH */
-	fd = open(k->device, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fsync(fd) < 0) {
-			if (flush_err)
-				*flush_err = -errno;
-			log_error("%s: the flush before detach failed (%s): "
-				  "what was written through it may not be "
-				  "durable",
-				  k->device, strerror(errno));
-		}
+	fd = open_flushed(k, flush_err);
+	if (fd >= 0)
 		close(fd);
-	}
 	if (k->netlink) {
 		ret = nbd_netlink_disconnect(k->index);
 	} else {

@@ -22,6 +22,7 @@ struct nbd_kernel {
 	int dev_fd;		/* ioctl: the open device, else -1 */
 	pthread_t doit;		/* ioctl: the thread waiting in NBD_DO_IT */
 	bool doit_running;
+	const char *ident;	/* netlink: NBD_ATTR_BACKEND_IDENTIFIER */
 };
 
 /* the nbd driver is there: its netlink family, or /dev/nbd0 */
@@ -37,9 +38,14 @@ int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
 		       const char *ident);
 /* cap the size of the requests the driver sends at max_payload */
 void nbd_kernel_limit_requests(const struct nbd_kernel *k);
-/* flush the device, then disconnect it: the driver sends NBD_CMD_DISC */
-/* flush, then disconnect; the flush's result in *flush_err (may be NULL) */
+/* flush, then disconnect: the driver sends NBD_CMD_DISC; the flush's
+ * result in *flush_err (may be NULL) */
 int nbd_kernel_disconnect(struct nbd_kernel *k, int *flush_err);
+/* as nbd_kernel_disconnect, but while processes have the device open,
+ * disconnect at its last close (serve them until then), as losetup -d */
+int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err);
+/* /dev/nbdINDEX is connected (its driver has a configuration) */
+bool nbd_kernel_connected(int index);
 /* disconnect /dev/nbdINDEX whatever configured it (a dead daemon's) */
 int nbd_kernel_disconnect_index(int index);
 /* /dev/nbdN -> N, or -1 */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The nbd driver's generic-netlink family, spoken directly: resolve the
- * family, CONNECT with one socket, DISCONNECT.  A few hundred bytes per
+ * family, CONNECT with one socket, RECONFIGURE (disconnect at the last
+ * close), DISCONNECT.  A few hundred bytes per
  * message, built in a buffer on the stack; this runs at attach and detach,
  * never on the I/O path.
  */
@@ -21,6 +22,10 @@
 #include "frontend/nbd/netlink.h"
 
 #define NL_BUF 4096
+/* from linux/nbd.h (Linux 5.2) */
+#ifndef NBD_CFLAG_DISCONNECT_ON_CLOSE
+#define NBD_CFLAG_DISCONNECT_ON_CLOSE (1 << 1)
+#endif
 
 struct nlmsg {
 	char buf[NL_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -256,6 +261,26 @@ int nbd_netlink_disconnect(int index)
 		return fd;
 	msg_begin(&m, fam, NBD_CMD_DISCONNECT, NBD_GENL_VERSION);
 	attr_u32(&m, NBD_ATTR_INDEX, index);
+	ret = nl_talk(fd, &m, 0, NULL, 0);
+	close(fd);
+	return ret;
+}
+
+int nbd_netlink_disconnect_on_close(int index, const char *ident)
+{
+	struct nlmsg m;
+	int fd, fam, ret;
+
+	fd = nbd_open(&fam);
+	if (fd < 0)
+		return fd;
+	msg_begin(&m, fam, NBD_CMD_RECONFIGURE, NBD_GENL_VERSION);
+	attr_u32(&m, NBD_ATTR_INDEX, index);
+	/* a device connected with an identifier is reconfigured only with it */
+	if (ident)
+		attr_put(&m, NBD_ATTR_BACKEND_IDENTIFIER, ident,
+			 strlen(ident) + 1);
+	attr_u64(&m, NBD_ATTR_CLIENT_FLAGS, NBD_CFLAG_DISCONNECT_ON_CLOSE);
 	ret = nl_talk(fd, &m, 0, NULL, 0);
 	close(fd);
 	return ret;

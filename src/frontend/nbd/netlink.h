@@ -22,5 +22,8 @@ int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index);
 bool nbd_netlink_present(void);
 /* NBD_CMD_DISCONNECT */
 int nbd_netlink_disconnect(int index);
+/* NBD_CMD_RECONFIGURE: the driver disconnects at the device's last close
+ * (ident: the device's NBD_ATTR_BACKEND_IDENTIFIER, or NULL) */
+int nbd_netlink_disconnect_on_close(int index, const char *ident);
 
 #endif

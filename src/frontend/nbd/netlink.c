@@ -251,7 +251,10 @@ int nbd_netlink_connect(const struct nbd_netlink_conf *c, int *index)
 	return 0;
 }
 
-int nbd_netlink_disconnect(int index)
+/* a command on /dev/nbdINDEX: with ident (when not NULL) and client flags
+ * (when not 0) */
+static int index_command(uint8_t cmd, int index, const char *ident,
+			 uint64_t cflags)
 {
 	struct nlmsg m;
 	int fd, fam, ret;
@@ -259,29 +262,26 @@ int nbd_netlink_disconnect(int index)
 	fd = nbd_open(&fam);
 	if (fd < 0)
 		return fd;
-	msg_begin(&m, fam, NBD_CMD_DISCONNECT, NBD_GENL_VERSION);
+	msg_begin(&m, fam, cmd, NBD_GENL_VERSION);
 	attr_u32(&m, NBD_ATTR_INDEX, index);
+	if (ident)
+		attr_put(&m, NBD_ATTR_BACKEND_IDENTIFIER, ident,
+			 strlen(ident) + 1);
+	if (cflags)
+		attr_u64(&m, NBD_ATTR_CLIENT_FLAGS, cflags);
 	ret = nl_talk(fd, &m, 0, NULL, 0);
 	close(fd);
 	return ret;
 }
 
+int nbd_netlink_disconnect(int index)
+{
+	return index_command(NBD_CMD_DISCONNECT, index, NULL, 0);
+}
+
 int nbd_netlink_disconnect_on_close(int index, const char *ident)
 {
-	struct nlmsg m;
-	int fd, fam, ret;
-
-	fd = nbd_open(&fam);
-	if (fd < 0)
-		return fd;
-	msg_begin(&m, fam, NBD_CMD_RECONFIGURE, NBD_GENL_VERSION);
-	attr_u32(&m, NBD_ATTR_INDEX, index);
 	/* a device connected with an identifier is reconfigured only with it */
-	if (ident)
-		attr_put(&m, NBD_ATTR_BACKEND_IDENTIFIER, ident,
-			 strlen(ident) + 1);
-	attr_u64(&m, NBD_ATTR_CLIENT_FLAGS, NBD_CFLAG_DISCONNECT_ON_CLOSE);
-	ret = nl_talk(fd, &m, 0, NULL, 0);
-	close(fd);
-	return ret;
+	return index_command(NBD_CMD_RECONFIGURE, index, ident,
+			     NBD_CFLAG_DISCONNECT_ON_CLOSE);
 }

@@ -28,6 +28,7 @@
 #include "cli/config.h"
 #include "cli/options.h"
 #include "core/control.h"
+#include "core/devusers.h"
 #include "core/log.h"
 #include "core/memsafe.h"
 #include "core/notify.h"
@@ -411,6 +412,7 @@ static void daemon_cleanup(struct daemon *d)
 
 static int serve_until_detached(struct daemon *d, sigset_t *set)
 {
+	char who[512];
 	int sig, flush_err = 0;
 
 	for (;;) {
@@ -429,6 +431,20 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 		return nbd_kernel_detach(&d->nk, &flush_err) < 0 ||
 		       flush_err < 0;
 	if (d->frontend == FRONTEND_UBLK) {
+		/*
+		 * The driver has no unbinding at the last close, as loop and
+		 * nbd have: STOP_DEV would fail a holder's I/O.  Wait for
+		 * that close here, serving.
+		 */
+		for (int i = 0; dev_users(d->att.device, true, getpid(), who,
+					  sizeof(who)) > 0;
+		     i++) {
+			if (i == 0)
+				log_info("%s: still %s; serving until its "
+					 "last user closes it",
+					 d->att.device, who);
+			usleep(100000);
+		}
 		/* the driver drains what is in flight, which we serve */
 		ublk_dev_remove(&d->ub);
 		return 0;

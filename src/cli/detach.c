@@ -67,22 +67,26 @@ static int match(const struct attachment *a, void *arg)
 }
 
 /*
- * Whether a is a loop or nbd device that processes have open (who, into
- * who): the kernel unbinds it only at the last close, and its daemon
- * serves it until then (losetup -d is as lazy).  Said after
+ * Whether a is a loop, nbd or ublk device that processes have open (who,
+ * into who): it goes only at the last close, and its daemon serves it
+ * until then (losetup -d is as lazy; the loop and nbd drivers unbind at
+ * that close, a ublk daemon waits for it itself).  Said after
  * DETACH_LOOK_SECONDS, and only when seen twice, half a second apart, so
  * that a passing probe (udev's blkid) is not taken for a holder; the
  * daemon's own helper, which holds the device through a long flush, is
  * not one.  A flush with nobody else on the device gets the full wait.
- * A ublk device goes however many have it open.
  */
 static bool lazily_held(const struct attachment *a, char *who, size_t len)
 {
 	int nbd = nbd_kernel_index_of(a->device);
-	bool bound = nbd >= 0 ? nbd_kernel_connected(nbd) :
-		     !strncmp(a->device, "/dev/loop", 9) &&
-			     loopdev_bound(a->device);
+	bool bound;
 
+	if (nbd >= 0)
+		bound = nbd_kernel_connected(nbd);
+	else if (!strncmp(a->device, "/dev/loop", 9))
+		bound = loopdev_bound(a->device);
+	else
+		bound = access(a->device, F_OK) == 0; /* ublk: not deleted */
 	return bound && dev_users(a->device, true, a->pid, who, len) > 0;
 }
 

@@ -21,6 +21,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
@@ -63,12 +64,16 @@
 	X(rbd_flush) \
 	X(rbd_get_features) \
 	X(rbd_get_flags) \
+	X(rbd_get_size) \
+	X(rbd_get_stripe_count) \
 	X(rbd_lock_acquire) \
 	X(rbd_lock_get_owners) \
 	X(rbd_lock_get_owners_cleanup) \
 	X(rbd_open) \
 	X(rbd_open_read_only) \
 	X(rbd_stat) \
+	X(rbd_update_unwatch) \
+	X(rbd_update_watch) \
 	X(rbd_watchers_list) \
 	X(rbd_watchers_list_cleanup)
 
@@ -112,6 +117,12 @@ struct rbd {
 	rados_ioctx_t io;
 	rbd_image_t image;
 	char spec[256];		/* "rbd:POOL/IMAGE[@SNAP]" for messages */
+	uint64_t object_size;	/* block status starts on an object */
+	/* the size now: an `rbd resize` while we serve (header watch) */
+	_Atomic uint64_t live_size;
+	uint64_t watch;		/* rbd_update_watch's handle */
+	bool watching;
+	atomic_bool shut_out;	/* said that the cluster blocklisted us */
 };
 
 /* stages of one request */
@@ -276,13 +287,20 @@ static int open_image(struct rbd *r, const char *pool, const char *name,
 static int other_writer(struct rbd *r, char *who, size_t len)
 {
 	uint64_t self = L.rados_get_instance_id(r->cluster);
-	rbd_image_watcher_t w[16];
+	rbd_image_watcher_t few[16], *w = few;
 	size_t n = 16;
 	int ret, found = 0;
 
 	ret = L.rbd_watchers_list(r->image, w, &n);
+	/* more than we had room for: n says how many (at open, not I/O) */
+	if (ret == -ERANGE) {
+		w = calloc(n, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		ret = L.rbd_watchers_list(r->image, w, &n);
+	}
 	if (ret < 0)
-		return ret;
+		goto out;
 	for (size_t i = 0; i < n && !found; i++) {
 		if ((uint64_t)w[i].id == self)
 			continue;
@@ -291,7 +309,11 @@ static int other_writer(struct rbd *r, char *who, size_t len)
 		found = 1;
 	}
 	L.rbd_watchers_list_cleanup(w, n);
-	return found;
+	ret = found;
+out:
+	if (w != few)
+		free(w);
+	return ret;
 }
 
 /*
@@ -354,10 +376,18 @@ static int can_diff(struct rbd *r)
 {
 	uint64_t features = 0, flags = 0;
 
+	uint64_t stripes = 1;
+
 	if (L.rbd_get_features(r->image, &features) < 0 ||
-	    L.rbd_get_flags(r->image, &flags) < 0)
+	    L.rbd_get_flags(r->image, &flags) < 0 ||
+	    L.rbd_get_stripe_count(r->image, &stripes) < 0)
 		return false;
-	return (features & RBD_FEATURE_OBJECT_MAP) &&
+	/*
+	 * With fancy striping an object holds pieces of many ranges of the
+	 * image, and librbd before 17.2 reports them out of order, which
+	 * would read as holes where there is data: all data instead.
+	 */
+	return stripes == 1 && (features & RBD_FEATURE_OBJECT_MAP) &&
 	       (features & RBD_FEATURE_FAST_DIFF) &&
 	       !(flags & (RBD_FLAG_OBJECT_MAP_INVALID |
 			  RBD_FLAG_FAST_DIFF_INVALID));
@@ -365,6 +395,8 @@ static int can_diff(struct rbd *r)
 
 static void rbd_close_all(struct rbd *r)
 {
+	if (r->watching)
+		L.rbd_update_unwatch(r->image, r->watch);
 	if (r->image)
 		L.rbd_close(r->image);
 	if (r->io)
@@ -372,6 +404,28 @@ static void rbd_close_all(struct rbd *r)
 	if (r->cluster)
 		L.rados_shutdown(r->cluster);
 	free(r);
+}
+
+/*
+ * On a librbd thread, when the image's header changes: an `rbd resize`
+ * while we serve.  The export's size stays what clients were told;
+ * requests past the new end fail at once (librbd 16 kept a write there
+ * waiting for ever).
+ */
+static void header_changed(void *arg)
+{
+	struct rbd *r = arg;
+	uint64_t size, was = atomic_load(&r->live_size);
+
+	if (L.rbd_get_size(r->image, &size) < 0 || size == was)
+		return;
+	atomic_store(&r->live_size, size);
+	if (size < r->b.size)
+		log_warn("%s: shrunk in the cluster to %" PRIu64 " bytes while "
+			 "served as %" PRIu64 ": requests past %" PRIu64
+			 " fail", r->spec, size, r->b.size, size);
+	else if (was < r->b.size)
+		log_info("%s: %" PRIu64 " bytes again", r->spec, size);
 }
 
 static int rbd_backend_open(const char *spec, const struct backend_opts *o,
@@ -428,6 +482,12 @@ static int rbd_backend_open(const char *spec, const struct backend_opts *o,
 		.can_fast_zero = true,
 		.can_extents = can_diff(r),
 	};
+	r->object_size = info.obj_size ? info.obj_size : 1;
+	atomic_store(&r->live_size, info.size);
+	/* a snapshot does not change size */
+	if (!snap && L.rbd_update_watch(r->image, &r->watch, header_changed,
+					r) == 0)
+		r->watching = true;
 	*out = &r->b;
 	return 0;
 fail:
@@ -469,12 +529,18 @@ static void aio_done(struct op *op, int res);
 /* start stage of rq; a refusal completes it at once */
 static void start(struct request *rq, int stage)
 {
-	rbd_image_t img = to_rbd(rq->be)->image;
+	struct rbd *r = to_rbd(rq->be);
+	rbd_image_t img = r->image;
 	rbd_completion_t c;
 	int ret;
 
 	rq->stage = stage;
 	rq->op.done = aio_done;
+	if (stage == S_IO && rq->type != REQ_FLUSH &&
+	    rq->offset + rq->len > atomic_load(&r->live_size)) {
+		rq->complete(rq, rq->type == REQ_READ ? -EIO : -ENOSPC);
+		return;
+	}
 	ret = L.rbd_aio_create_completion(rq, aio_callback, &c);
 	if (ret < 0) {
 		rq->complete(rq, ret);
@@ -526,8 +592,16 @@ static void start(struct request *rq, int stage)
 static void aio_done(struct op *op, int res)
 {
 	struct request *rq = op_rq(op);
+	struct rbd *r = to_rbd(rq->be);
 
 	if (res < 0) {
+		/* EBLOCKLISTED: the cluster has shut us out, for good */
+		if (res == -ESHUTDOWN && !atomic_exchange(&r->shut_out, true))
+			log_error("%s: the cluster has blocklisted this "
+				  "client: every request fails from now on "
+				  "(ceph osd blocklist ls; restart lloop "
+				  "once it is lifted)",
+				  r->spec);
 		rq->complete(rq, res);
 		return;
 	}
@@ -631,9 +705,16 @@ static int diff_call(void *arg)
 	};
 	int ret;
 
+	struct rbd *r = to_rbd(rq->be);
+	/* librbd before 16.2.8 reports the wrong offsets for a start that
+	 * is not an object's (as qemu does, ask from the object's start;
+	 * diff_cb skips what lies before the request) */
+	uint64_t from = rq->offset / r->object_size * r->object_size;
+
 	rq->nr_extents = 0;
-	ret = L.rbd_diff_iterate2(to_rbd(rq->be)->image, NULL, rq->offset,
-				rq->len, 1, 1, diff_cb, &d);
+	ret = L.rbd_diff_iterate2(r->image, NULL, from,
+				rq->offset + rq->len - from, 1, 1, diff_cb,
+				&d);
 	if (ret == -ECANCELED)
 		return 0;
 	if (ret < 0)

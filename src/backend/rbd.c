@@ -21,9 +21,9 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,8 +292,12 @@ static int other_writer(struct rbd *r, char *who, size_t len)
 	int ret, found = 0;
 
 	ret = L.rbd_watchers_list(r->image, w, &n);
-	/* more than we had room for: n says how many (at open, not I/O) */
-	if (ret == -ERANGE) {
+	/* more than we had room for: n says how many; one may come between
+	 * two calls (at open, not on the I/O path) */
+	for (int tries = 0; ret == -ERANGE && tries < 3; tries++) {
+		if (w != few)
+			free(w);
+		n += 8;
 		w = calloc(n, sizeof(*w));
 		if (!w)
 			return -ENOMEM;
@@ -374,9 +378,7 @@ static int claim_image(struct rbd *r, const struct backend_opts *o)
 
 static int can_diff(struct rbd *r)
 {
-	uint64_t features = 0, flags = 0;
-
-	uint64_t stripes = 1;
+	uint64_t features = 0, flags = 0, stripes = 1;
 
 	if (L.rbd_get_features(r->image, &features) < 0 ||
 	    L.rbd_get_flags(r->image, &flags) < 0 ||
@@ -531,15 +533,23 @@ static void start(struct request *rq, int stage)
 {
 	struct rbd *r = to_rbd(rq->be);
 	rbd_image_t img = r->image;
+	uint64_t live = atomic_load(&r->live_size), len = rq->len;
 	rbd_completion_t c;
 	int ret;
 
 	rq->stage = stage;
 	rq->op.done = aio_done;
-	if (stage == S_IO && rq->type != REQ_FLUSH &&
-	    rq->offset + rq->len > atomic_load(&r->live_size)) {
-		rq->complete(rq, rq->type == REQ_READ ? -EIO : -ENOSPC);
-		return;
+	/* past a shrunk end: nothing to trim there, and no room */
+	if (stage == S_IO && rq->type != REQ_FLUSH && rq->offset + len > live) {
+		if (rq->type == REQ_TRIM && rq->offset < live) {
+			len = live - rq->offset;
+		} else if (rq->type == REQ_TRIM) {
+			rq->complete(rq, 0);
+			return;
+		} else {
+			rq->complete(rq, rq->type == REQ_READ ? -EIO : -ENOSPC);
+			return;
+		}
 	}
 	ret = L.rbd_aio_create_completion(rq, aio_callback, &c);
 	if (ret < 0) {
@@ -569,7 +579,7 @@ static void start(struct request *rq, int stage)
 			 * the rest, so a trimmed range always reads zeroes,
 			 * as FUSE's punch hole promises.
 			 */
-			ret = L.rbd_aio_write_zeroes(img, rq->offset, rq->len, c,
+			ret = L.rbd_aio_write_zeroes(img, rq->offset, len, c,
 						   0, 0);
 			break;
 		case REQ_ZERO:
@@ -697,24 +707,27 @@ static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
 static int diff_call(void *arg)
 {
 	struct request *rq = arg;
+	struct rbd *r = to_rbd(rq->be);
 	struct diff_walk d = {
 		.rq = rq,
 		.e = (struct extent *)rq->buf,
 		.pos = rq->offset,
 		.end = rq->offset + rq->len,
 	};
-	int ret;
-
-	struct rbd *r = to_rbd(rq->be);
 	/* librbd before 16.2.8 reports the wrong offsets for a start that
 	 * is not an object's (as qemu does, ask from the object's start;
 	 * diff_cb skips what lies before the request) */
 	uint64_t from = rq->offset / r->object_size * r->object_size;
+	/* past a shrunk end librbd says EINVAL: a hole there */
+	uint64_t to = d.end < atomic_load(&r->live_size) ?
+			      d.end :
+			      atomic_load(&r->live_size);
+	int ret = 0;
 
 	rq->nr_extents = 0;
-	ret = L.rbd_diff_iterate2(r->image, NULL, from,
-				rq->offset + rq->len - from, 1, 1, diff_cb,
-				&d);
+	if (to > from)
+		ret = L.rbd_diff_iterate2(r->image, NULL, from, to - from, 1,
+					1, diff_cb, &d);
 	if (ret == -ECANCELED)
 		return 0;
 	if (ret < 0)

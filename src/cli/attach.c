@@ -431,19 +431,31 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 		return nbd_kernel_detach(&d->nk, &flush_err) < 0 ||
 		       flush_err < 0;
 	if (d->frontend == FRONTEND_UBLK) {
+		struct timespec tick = { 0, 200000000 };
+
 		/*
 		 * The driver has no unbinding at the last close, as loop and
 		 * nbd have: STOP_DEV would fail a holder's I/O.  Wait for
-		 * that close here, serving.
+		 * that close here, serving; a mount that came meanwhile
+		 * (O_EXCL) counts too.  A second SIGTERM, or a failure,
+		 * stops the wait.
 		 */
-		for (int i = 0; dev_users(d->att.device, true, getpid(), who,
-					  sizeof(who)) > 0;
+		for (int i = 0;
+		     (dev_users(d->att.device, true, getpid(), who,
+				sizeof(who)) > 0 ||
+		      loopdev_busy(d->att.device)) &&
+		     !atomic_load(&d->srv.failed);
 		     i++) {
 			if (i == 0)
-				log_info("%s: still %s; serving until its "
-					 "last user closes it",
-					 d->att.device, who);
-			usleep(100000);
+				log_info("%s: still in use (%s); serving until "
+					 "its last user closes it",
+					 d->att.device, who[0] ? who :
+					 "claimed");
+			if (sigtimedwait(set, NULL, &tick) > 0) {
+				log_warn("%s: stopping it under its users",
+					 d->att.device);
+				break;
+			}
 		}
 		/* the driver drains what is in flight, which we serve */
 		ublk_dev_remove(&d->ub);

@@ -3,7 +3,8 @@
 # not the common case, against a throwaway one-node cluster:
 # - `rbd resize --allow-shrink` while served: requests past the new end
 #   fail with ENOSPC at once (such a write waited in librbd for ever),
-#   with a log line; growing back makes them work again;
+#   with a log line, while a trim there succeeds and block status says
+#   hole; growing back makes them work again;
 # - fancy striping: block status says all data (librbd before 17.2
 #   reports such objects out of order: holes where there is data);
 # - more than 16 watchers on the image: a read-write open still sees the
@@ -49,6 +50,13 @@ out=$(qio -c 'write -P 0x22 40M 64k' 2>&1) || rc=$?
 grep -qi 'no space left' <<<"$out" ||
 	fail "a write at 40 MiB of an image shrunk to 32: exit $rc, not ENOSPC: $out"
 log "a write past the new end fails: $(head -n 1 <<<"$out")"
+# a trim across the new end trims what is left (fstrim must not fail),
+# and block status calls what is past the end a hole
+out=$(qio -c 'discard 30M 4M' 2>&1) || fail "a trim across the new end failed: $out"
+! grep -qi 'fail\|error' <<<"$out" || fail "a trim across the new end: $out"
+map=$(nbdinfo --map "$SERVER_URI") || fail "nbdinfo --map after the shrink failed"
+tail -n 1 <<<"$map" | grep -q hole ||
+	fail "block status past the new end is not a hole: $map"
 out=$(qio -c 'write -P 0x33 8M 64k' -c 'read -P 0x33 8M 64k' 2>&1) ||
 	fail "a write below the new end failed: $out"
 ! grep -qi 'fail\|error\|mismatch' <<<"$out" || fail "below the new end: $out"

@@ -15,10 +15,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
-#include "core/fileline.h"
 #include "core/devusers.h"
+#include "core/fileline.h"
 #include "core/log.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/netlink.h"
@@ -319,12 +320,23 @@ bool nbd_kernel_connected(int index)
 	return access(path, F_OK) == 0;
 }
 
+/* the driver disconnects at the last close from Linux 5.2 on */
+static bool has_disconnect_on_close(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 5 || (major == 5 && minor >= 2);
+}
+
 int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err)
 {
 	char who[512];
-	int fd, ret, quiet = 0;
+	int fd, ret;
 
-	if (k->index < 0 || !k->netlink ||
+	if (k->index < 0 || !k->netlink || !has_disconnect_on_close() ||
 	    dev_users(k->device, true, getpid(), who, sizeof(who)) <= 0)
 		return nbd_kernel_disconnect(k, flush_err);
 	fd = open_flushed(k, flush_err);
@@ -341,16 +353,13 @@ int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err)
 	log_info("%s: still %s; serving until its last user closes it",
 		 k->device, who);
 	/*
-	 * A driver that ignores the flag (older than Linux 5.2) never lets
-	 * go: once nobody has had the device open for a second, we do.
+	 * Until the driver lets go.  The index may then go to another
+	 * device at once (the next attach takes the lowest free one): one
+	 * that is not ours ends the wait as well.
 	 */
-	while (nbd_kernel_connected(k->index)) {
+	while (nbd_kernel_connected(k->index) &&
+	       nbd_kernel_is_ours(k->index, k->ident, getpid()))
 		usleep(100000);
-		quiet = dev_users(k->device, true, getpid(), who,
-				  sizeof(who)) > 0 ? 0 : quiet + 1;
-		if (quiet >= 10)
-			return nbd_kernel_disconnect(k, NULL);
-	}
 	k->index = -1;
 	return 0;
 }

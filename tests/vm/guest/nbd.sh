@@ -50,7 +50,7 @@ sleep 1
 check "held open: detach says that pid $holder holds $dev, and exits 1" \
 	sh -c "lloop detach $dev 2>/tmp/e; r=\$?; sed 's/^/# /' /tmp/e; test \$r = 1 && grep -q 'pid $holder (' /tmp/e && grep -q 'last close' /tmp/e"
 check "held open: $dev still serves its holder after the detach" \
-	sh -c "dd if=/proc/$holder/fd/3 bs=1M count=8 2>/dev/null | cmp - /tmp/pat"
+	sh -c "dd if=/proc/$holder/fd/3 bs=1M count=8 iflag=direct 2>/dev/null | cmp - /tmp/pat"
 kill $holder
 wait $holder
 check "held open: at the last close $dev is disconnected" \

@@ -441,8 +441,7 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 		 * stops the wait.
 		 */
 		for (int i = 0;
-		     (dev_users(d->att.device, true, getpid(), who,
-				sizeof(who)) > 0 ||
+		     (dev_users(d->att.device, getpid(), who, sizeof(who)) > 0 ||
 		      loopdev_busy(d->att.device)) &&
 		     !atomic_load(&d->srv.failed);
 		     i++) {

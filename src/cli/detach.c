@@ -87,7 +87,7 @@ static bool lazily_held(const struct attachment *a, char *who, size_t len)
 		bound = loopdev_bound(a->device);
 	else
 		bound = access(a->device, F_OK) == 0; /* ublk: not deleted */
-	return bound && dev_users(a->device, true, a->pid, who, len) > 0;
+	return bound && dev_users(a->device, a->pid, who, len) > 0;
 }
 
 int detach_main(int argc, char **argv)
@@ -143,7 +143,7 @@ int detach_main(int argc, char **argv)
 		if (attachment_device_held(a)) {
 			char who[1024];
 
-			if (dev_users(a->device, true, 0, who, sizeof(who)) <= 0)
+			if (dev_users(a->device, 0, who, sizeof(who)) <= 0)
 				snprintf(who, sizeof(who), "mounted?");
 			/* keep the state: it stops a second attach */
 			log_error("detach: %s: its daemon (pid %d) died, and "
@@ -176,7 +176,7 @@ int detach_main(int argc, char **argv)
 		char who[1024];
 
 		/* an exclusive opener (mkfs, another driver) shows as open */
-		if (dev_users(a->device, true, a->pid, who, sizeof(who)) <= 0)
+		if (dev_users(a->device, a->pid, who, sizeof(who)) <= 0)
 			snprintf(who, sizeof(who), "mounted in another mount "
 				 "namespace, or claimed by the kernel");
 		log_error("detach: %s is in use (%s): unmount it, or stop "

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/devusers.h"
+#include "core/fileline.h"
 
 #define SHOWN_MAX 4 /* users named; the rest are counted */
 
@@ -170,18 +172,11 @@ static bool has_open(int pid, dev_t rdev)
 static pid_t parent_of(int pid)
 {
 	char path[64], buf[512], *p;
-	int fd, ppid = -1;
-	ssize_t n;
+	int ppid = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_first_line(path, buf, sizeof(buf)))
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* the command may hold spaces and ')' */
 	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
 		return -1;
@@ -196,9 +191,8 @@ static void processes(struct users *u, dev_t rdev, pid_t skip)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		char path[64], comm[64] = "?", item[128];
-		int pid, fd;
-		ssize_t n;
+		char path[64], comm[64], item[128];
+		int pid;
 
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
@@ -207,22 +201,15 @@ static void processes(struct users *u, dev_t rdev, pid_t skip)
 		    (skip > 0 && parent_of(pid) == skip) || !has_open(pid, rdev))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			n = read(fd, comm, sizeof(comm) - 1);
-			if (n > 0) {
-				comm[n] = '\0';
-				comm[strcspn(comm, "\n")] = '\0';
-			}
-			close(fd);
-		}
+		if (!read_first_line(path, comm, sizeof(comm)) || !comm[0])
+			strcpy(comm, "?");
 		snprintf(item, sizeof(item), "open by pid %d (%s)", pid, comm);
 		add(u, item);
 	}
 	closedir(d);
 }
 
-int dev_users(const char *dev, bool procs, pid_t skip, char *buf, size_t len)
+int dev_users(const char *dev, pid_t skip, char *buf, size_t len)
 {
 	struct users u = { .buf = buf, .len = len };
 	struct stat st;
@@ -236,8 +223,7 @@ int dev_users(const char *dev, bool procs, pid_t skip, char *buf, size_t len)
 	mounts(&u, st.st_rdev);
 	swaps(&u, st.st_rdev);
 	holders(&u, st.st_rdev);
-	if (procs)
-		processes(&u, st.st_rdev, skip);
+	processes(&u, st.st_rdev, skip);
 	if (u.n > SHOWN_MAX && u.used + 1 < len)
 		snprintf(buf + u.used, len - u.used, " and %d more",
 			 u.n - SHOWN_MAX);

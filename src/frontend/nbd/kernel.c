@@ -337,7 +337,7 @@ int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err)
 	int fd, ret;
 
 	if (k->index < 0 || !k->netlink || !has_disconnect_on_close() ||
-	    dev_users(k->device, true, getpid(), who, sizeof(who)) <= 0)
+	    dev_users(k->device, getpid(), who, sizeof(who)) <= 0)
 		return nbd_kernel_disconnect(k, flush_err);
 	fd = open_flushed(k, flush_err);
 	ret = nbd_netlink_disconnect_on_close(k->index, k->ident);

@@ -563,8 +563,11 @@ static int nbd_bind(struct daemon *d, const struct attach_opts *ao)
 /* the ublk driver, once the workers run */
 static int ublk_bind(struct daemon *d)
 {
-	if (ublk_dev_start(&d->ub) < 0)
+	if (ublk_dev_start(&d->ub) < 0) {
+		/* STOP_DEV ends the fetches, started or not */
+		ublk_dev_remove(&d->ub);
 		return -1;
+	}
 	snprintf(d->att.device, sizeof(d->att.device), "%s", d->ub.device);
 	/* the driver copies into our buffers: no page cache of the image's */
 	d->att.direct_io = true;

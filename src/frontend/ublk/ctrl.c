@@ -26,28 +26,39 @@ bool ublk_available(void)
 }
 
 /* START_DEV waits for every tag's fetch: this long at most */
-#define START_SECONDS 10
+#define START_MS 10000
 
-/* one control command, waited for (seconds: 0 for ever) */
+/*
+ * One control command, waited for (ms: -1 for ever).  A completion of
+ * another command is passed over: a START_DEV given up on may still
+ * complete on this ring.
+ */
 static int ctrl_cmd_wait(struct io_uring *ring, int fd, unsigned op,
-			 const struct ublksrv_ctrl_cmd *c, unsigned seconds)
+			 const struct ublksrv_ctrl_cmd *c, long ms)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct __kernel_timespec ts = { .tv_sec = seconds };
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
+					.tv_nsec = ms % 1000 * 1000000 };
 	struct io_uring_cqe *cqe;
 	int ret;
 
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
 	sqe->cmd_op = op;
 	memcpy(sqe->cmd, c, sizeof(*c));
+	io_uring_sqe_set_data64(sqe, op);
 	ret = io_uring_submit(ring);
 	if (ret < 0)
 		return ret;
-	ret = seconds ? io_uring_wait_cqe_timeout(ring, &cqe, &ts) :
-			io_uring_wait_cqe(ring, &cqe);
-	if (ret < 0)
-		return ret;
-	ret = cqe->res;
+	for (;;) {
+		ret = ms >= 0 ? io_uring_wait_cqe_timeout(ring, &cqe, &ts) :
+				io_uring_wait_cqe(ring, &cqe);
+		if (ret < 0)
+			return ret;
+		ret = cqe->res;
+		if (cqe->user_data == op)
+			break;
+		io_uring_cqe_seen(ring, cqe);
+	}
 	io_uring_cqe_seen(ring, cqe);
 	return ret;
 }
@@ -55,7 +66,24 @@ static int ctrl_cmd_wait(struct io_uring *ring, int fd, unsigned op,
 static int ctrl_cmd(struct io_uring *ring, int fd, unsigned op,
 		    const struct ublksrv_ctrl_cmd *c)
 {
-	return ctrl_cmd_wait(ring, fd, op, c, 0);
+	return ctrl_cmd_wait(ring, fd, op, c, -1);
+}
+
+static int ctrl_ring(struct io_uring **ring)
+{
+	int ret;
+
+	*ring = calloc(1, sizeof(**ring));
+	if (!*ring)
+		return -ENOMEM;
+	ret = io_uring_queue_init(4, *ring, IORING_SETUP_SQE128);
+	if (ret < 0) {
+		log_error("ublk: io_uring for the control commands: %s",
+			  strerror(-ret));
+		free(*ring);
+		*ring = NULL;
+	}
+	return ret;
 }
 
 static int ctrl_open(int *fd, struct io_uring **ring)
@@ -69,17 +97,7 @@ static int ctrl_open(int *fd, struct io_uring **ring)
 			  strerror(errno));
 		return ret;
 	}
-	*ring = calloc(1, sizeof(**ring));
-	if (!*ring)
-		return -ENOMEM;
-	ret = io_uring_queue_init(4, *ring, IORING_SETUP_SQE128);
-	if (ret < 0) {
-		log_error("ublk: io_uring for the control commands: %s",
-			  strerror(-ret));
-		free(*ring);
-		*ring = NULL;
-	}
-	return ret;
+	return ctrl_ring(ring);
 }
 
 static void ctrl_close(int fd, struct io_uring *ring)
@@ -268,6 +286,20 @@ int ublk_dev_add(struct ublk_dev *d, struct server *srv, struct export *exp,
 	return ret;
 }
 
+/* how long START_DEV may take: LLOOP_UBLK_START_MS, for tests, or 10 s */
+static long start_ms(void)
+{
+	const char *v = getenv("LLOOP_UBLK_START_MS");
+	char *end;
+	long ms;
+
+	if (!v || !*v)
+		return START_MS;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	return errno || *end || ms < 0 ? START_MS : ms;
+}
+
 /* worker 0 fetches on every tag; START_DEV waits for all of them */
 int ublk_dev_start(struct ublk_dev *d)
 {
@@ -279,19 +311,28 @@ int ublk_dev_start(struct ublk_dev *d)
 	struct stat st;
 	int ret;
 
+	snprintf(d->device, sizeof(d->device), "/dev/ublkb%d", d->id);
 	worker_post(d->w, &d->start);
 	ret = ctrl_cmd_wait(d->ring, d->ctrl_fd, UBLK_U_CMD_START_DEV, &c,
-			    START_SECONDS);
-	if (ret < 0) {
-		/* on a timeout the command is still with the driver: the
-		 * process's exit ends it */
-		log_error("ublk: START_DEV: %s", ret == -ETIME ?
-			  "the driver did not start the device in time" :
-			  strerror(-ret));
-		d->ring = NULL;
+			    start_ms());
+	if (ret == -ETIME) {
+		log_error("ublk: START_DEV: the driver did not start "
+			  "%s in time", d->device);
+		/*
+		 * The command is still with the driver, and holds the
+		 * device: closing its ring cancels it.  STOP_DEV and DEL_DEV
+		 * go on a new one.
+		 */
+		ctrl_close(-1, d->ring);
+		if (ctrl_ring((struct io_uring **)&d->ring) < 0)
+			log_error("ublk: /dev/ublkc%d is left behind", d->id);
 		return ret;
 	}
-	snprintf(d->device, sizeof(d->device), "/dev/ublkb%d", d->id);
+	if (ret < 0) {
+		log_error("ublk: START_DEV of %s: %s", d->device,
+			  strerror(-ret));
+		return ret;
+	}
 	for (int i = 0; i < 250 && stat(d->device, &st) < 0; i++)
 		usleep(20000);
 	return 0;

@@ -1,7 +1,7 @@
 # The ublk frontend: lloop attach --frontend ublk on /dev/vda; data, a
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
-plan 44
+plan 46
 watchdog 400
 IMG=/dev/vda
 
@@ -47,6 +47,26 @@ check "16 O_DSYNC writes through $dev: the disk under it flushed twice for each 
 check "lloop detach $dev" lloop detach "$dev"
 check "$dev is gone and nothing is listed" \
 	sh -c "! test -e $dev && ! test -e /sys/block/$n && test -z \"\$(lloop list)\""
+
+# START_DEV given up on (LLOOP_UBLK_START_MS=0: at once), while it may
+# still be with the driver: one error, and the added device deleted
+t0=$(date +%s)
+check "an attach whose START_DEV times out fails, saying so" \
+	sh -c "! LLOOP_UBLK_START_MS=0 lloop attach --frontend ublk --buffer-memory 8M $IMG 2>/tmp/e && grep -q 'START_DEV' /tmp/e"
+sed 's/^/# /' /tmp/e
+gone=no
+for i in $(seq 50); do
+	if ! ls /sys/class/ublk-char-dev/ 2>/dev/null | grep -q . &&
+		! pgrep -f 'lloop attach' >/dev/null; then
+		gone=yes
+		break
+	fi
+	sleep 0.2
+done
+diag "failed attach and clean-up took $(($(date +%s) - t0)) s"
+check "and leaves no ublk device, daemon or attachment behind" \
+	sh -c "test $gone = yes && test -z \"\$(lloop list)\""
+ls /sys/class/ublk-char-dev/ 2>/dev/null | sed 's/^/# left: /'
 
 # the threads engine cannot carry io_uring commands: refused, not hung
 check "attach --frontend ublk --engine threads is refused" \

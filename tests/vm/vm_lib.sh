@@ -193,7 +193,7 @@ vm_initramfs() {
 	fi
 	[ -e /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 	cp "$VM_GUEST/init" "$root/init"
-	cp "$VM_GUEST/tap.sh" "$root/bin/tap.sh"
+	cp "$VM_GUEST/tap.sh" "$VM_GUEST/held.sh" "$root/bin/"
 	cp "$VM_GUEST/$script" "$root/bin/test.sh"
 	chmod +x "$root/init" "$root/bin/test.sh"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$T/initrd" ||

@@ -2,6 +2,7 @@
 # both engines; ext4 on it; the ioctl fall-back; and the guest's own
 # nbd-client over TCP against lloop serve.
 . /bin/tap.sh
+. /bin/held.sh
 plan 38
 watchdog 400
 IMG=/dev/vda
@@ -37,26 +38,9 @@ for engine in uring threads; do
 		sh -c "! test -e /sys/block/$n/pid && test -z \"\$(lloop list)\""
 done
 
-# a process holds the device open (not mounted): detach is lazy, as
-# losetup -d is: it says who holds it, the device serves them until their
-# last close, and then goes with its daemon
+# a process holds the device open (not mounted): detach is lazy (held.sh)
 dev=$(attach_nbd uring)
-n=${dev#/dev/}
-pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
-dd if=/tmp/pat of="$dev" bs=1M conv=fsync 2>/dev/null
-sleep 600 3<"$dev" &
-holder=$!
-sleep 1
-check "held open: detach says that pid $holder holds $dev, and exits 1" \
-	sh -c "lloop detach $dev 2>/tmp/e; r=\$?; sed 's/^/# /' /tmp/e; test \$r = 1 && grep -q 'pid $holder (' /tmp/e && grep -q 'last close' /tmp/e"
-check "held open: $dev still serves its holder after the detach" \
-	sh -c "dd if=/proc/$holder/fd/3 bs=1M count=8 iflag=direct 2>/dev/null | cmp - /tmp/pat"
-kill $holder
-wait $holder
-check "held open: at the last close $dev is disconnected" \
-	sh -c "for i in \$(seq 30); do test -e /sys/block/$n/pid || exit 0; sleep 1; done; exit 1"
-check "held open: the daemon is gone, nothing listed" \
-	sh -c "for i in \$(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 1; done; ! kill -0 $pid 2>/dev/null && test -z \"\$(lloop list)\""
+check_held_detach "$dev" "/sys/block/${dev#/dev/}/pid" disconnected
 
 # a file system: mkfs, files, fsck, and the files on the image itself
 dev=$(attach_nbd uring)

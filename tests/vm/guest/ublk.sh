@@ -1,6 +1,7 @@
 # The ublk frontend: lloop attach --frontend ublk on /dev/vda; data, a
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
+. /bin/held.sh
 plan 46
 watchdog 400
 IMG=/dev/vda
@@ -137,27 +138,9 @@ check "blkdiscard of the same range frees them ($b1 -> $b2)" test "$b2" -lt "$b1
 check "an image file on ext4: detach" lloop detach "$dev"
 umount /mnt/a
 
-# a process holds the device open (not mounted): detach is lazy, as for
-# loop and nbd: it says who holds it, the device serves them until their
-# last close, and then goes with its daemon
+# a process holds the device open (not mounted): detach is lazy (held.sh)
 dev=$(attach_ublk "$IMG")
-n=${dev#/dev/}
-pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
-dd if=/dev/urandom of=/tmp/held.pat bs=1M count=8 2>/dev/null
-dd if=/tmp/held.pat of="$dev" bs=1M conv=fsync 2>/dev/null
-sleep 600 3<"$dev" &
-holder=$!
-sleep 1
-check "held open: detach says that pid $holder holds $dev, and exits 1" \
-	sh -c "lloop detach $dev 2>/tmp/e; r=\$?; sed 's/^/# /' /tmp/e; test \$r = 1 && grep -q 'pid $holder (' /tmp/e && grep -q 'last close' /tmp/e"
-check "held open: $dev still serves its holder after the detach" \
-	sh -c "dd if=/proc/$holder/fd/3 bs=1M count=8 iflag=direct 2>/dev/null | cmp - /tmp/held.pat"
-kill $holder
-wait $holder
-check "held open: at the last close $dev is deleted" \
-	sh -c "for i in \$(seq 30); do test -e /sys/block/$n || exit 0; sleep 1; done; exit 1"
-check "held open: the daemon is gone, nothing listed" \
-	sh -c "for i in \$(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 1; done; ! kill -0 $pid 2>/dev/null && test -z \"\$(lloop list)\""
+check_held_detach "$dev" "/sys/block/${dev#/dev/}" deleted
 
 # a daemon killed with SIGKILL: I/O fails rather than hangs, and detach
 # deletes the device

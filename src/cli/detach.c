@@ -7,16 +7,13 @@
  * disconnected here.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
 #include "cli/cli.h"
+#include "cli/lookup.h"
 #include "core/devusers.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -34,36 +31,6 @@ void detach_usage(void)
 	       "\n"
 	       "Flush and remove a device made by 'lloop attach', and stop its\n"
 	       "daemon. A device still mounted is refused: unmount it first.\n");
-}
-
-struct find {
-	const char *dev;
-	char image[PATH_MAX];
-	struct attachment found;
-	int n;
-	struct attachment device;	/* the one whose device is dev */
-	int n_device;
-	struct attachment upper;	/* one whose image is dev */
-};
-
-static int match(const struct attachment *a, void *arg)
-{
-	struct find *f = arg;
-	bool image = !strcmp(a->image, f->dev) ||
-		     (backend_spec_is_path(a->image) &&
-		      same_file(a->image, f->image));
-
-	if (!strcmp(a->device, f->dev)) {
-		f->device = *a;
-		f->n_device++;
-	} else if (image) {
-		f->upper = *a;
-	}
-	if (!strcmp(a->device, f->dev) || image) {
-		f->found = *a;
-		f->n++;
-	}
-	return 0;
 }
 
 /*
@@ -92,9 +59,8 @@ static bool lazily_held(const struct attachment *a, char *who, size_t len)
 
 int detach_main(int argc, char **argv)
 {
-	struct find f = { 0 };
-	struct attachment *a = &f.found;
-	struct stat st;
+	struct lookup l;
+	struct attachment *a = &l.found;
 	bool held = false;
 	int id;
 
@@ -107,36 +73,13 @@ int detach_main(int argc, char **argv)
 			  "--help')");
 		return 2;
 	}
-	f.dev = argv[1];
-	if (!realpath(argv[1], f.image))
-		snprintf(f.image, sizeof(f.image), "%s", argv[1]);
-	else if (!stat(f.image, &st) && S_ISBLK(st.st_mode))
-		f.dev = f.image;	/* loop0 in /dev, or a link to it */
-	attachment_each(match, &f);
-	/*
-	 * A device named is that device, even when it is also the image of
-	 * another attachment (one attach stacked on another); but while that
-	 * one lives, it stays: unbinding it would fail the upper's I/O.
-	 */
-	if (f.n_device == 1 && f.n > 1) {
-		if (attachment_alive(&f.upper)) {
-			log_error("detach: %s is the image of %s (pid %d): "
-				  "detach that first",
-				  argv[1], f.upper.device, f.upper.pid);
-			return 1;
-		}
-		f.found = f.device;
-		f.n = 1;
-	}
-	if (f.n == 0) {
-		log_error("detach: %s: not attached by lloop (see 'lloop "
-			  "list')",
-			  argv[1]);
+	if (!attachment_lookup_one("detach", argv[1], &l))
 		return 1;
-	}
-	if (f.n > 1) {
-		log_error("detach: %s matches %d attachments: name the device",
-			  argv[1], f.n);
+	/* while the attachment stacked on this device lives, it stays:
+	 * unbinding it would fail the upper's I/O */
+	if (l.stacked && attachment_alive(&l.upper)) {
+		log_error("detach: %s is the image of %s (pid %d): detach that "
+			  "first", argv[1], l.upper.device, l.upper.pid);
 		return 1;
 	}
 	if (!attachment_alive(a)) {

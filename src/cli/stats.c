@@ -11,19 +11,22 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/lookup.h"
 #include "core/control.h"
 #include "core/log.h"
+#include "core/runtime.h"
 
 void stats_usage(void)
 {
-	printf("Usage: lloop stats [--json] [--control PATH]\n"
+	printf("Usage: lloop stats [--json] [--control PATH | DEVICE | IMAGE]\n"
 	       "\n"
 	       "Show a running daemon's pools, memory locking, connections,\n"
-	       "requests per export and latency percentiles.\n"
+	       "requests per export and latency percentiles: the daemon of an\n"
+	       "attached DEVICE or IMAGE, the one at PATH, or else the only\n"
+	       "one running (serve or attach).\n"
 	       "\n"
 	       "Options:\n"
-	       "      --control PATH  the daemon's control socket (default: the\n"
-	       "                      only one in " CONTROL_DIR ")\n"
+	       "      --control PATH  the daemon's control socket\n"
 	       "      --json          machine-readable output\n"
 	       "  -h, --help          this text\n");
 }
@@ -48,48 +51,92 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* the one daemon whose socket answers in CONTROL_DIR */
+struct pick {
+	int fd;
+	int n;
+	char first[4200];
+};
+
+/* one more daemon whose socket is path, if it answers */
+static void consider(struct pick *p, const char *path)
+{
+	int fd = connect_to(path);
+
+	if (fd < 0)
+		return; /* left by a daemon that died */
+	if (p->n++ == 0) {
+		p->fd = fd;
+		snprintf(p->first, sizeof(p->first), "%s", path);
+		return;
+	}
+	close(fd);
+	if (p->n == 2)
+		log_error("stats: several daemons run: %s and %s; name a "
+			  "device or image, or choose one with --control PATH",
+			  p->first, path);
+}
+
+static int consider_attachment(const struct attachment *a, void *arg)
+{
+	char path[4200];
+
+	if (attachment_alive(a) &&
+	    !runtime_file(path, sizeof(path), a->pid, "sock"))
+		consider(arg, path);
+	return 0;
+}
+
+/* the one daemon that answers: serve's in CONTROL_DIR, or attach's */
 static int find_daemon(void)
 {
-	char path[300], found[300] = "";
+	struct pick p = { .fd = -1 };
+	char path[300];
 	struct dirent *d;
-	int fd = -1, n = 0;
 	DIR *dir = opendir(CONTROL_DIR);
 
-	if (!dir) {
-		log_error("stats: no running daemon: cannot read %s: %s",
-			  CONTROL_DIR, strerror(errno));
-		return -ENOENT;
-	}
-	while ((d = readdir(dir))) {
-		int f;
-
+	while (dir && (d = readdir(dir))) {
 		if (strncmp(d->d_name, "serve-", 6) ||
 		    !strstr(d->d_name, ".sock"))
 			continue;
 		snprintf(path, sizeof(path), CONTROL_DIR "/%s", d->d_name);
-		f = connect_to(path);
-		if (f < 0)
-			continue; /* left by a daemon that died */
-		if (n++)
-			close(f);
-		else
-			fd = f;
-		if (n == 2)
-			log_error("stats: several daemons run: %s and %s; "
-				  "choose one with --control PATH",
-				  found, path);
-		snprintf(found, sizeof(found), "%s", path);
+		consider(&p, path);
 	}
-	closedir(dir);
-	if (n == 0)
-		log_error("stats: no running daemon in %s (use --control "
-			  "PATH)", CONTROL_DIR);
-	if (n != 1) {
-		if (fd >= 0)
-			close(fd);
+	if (dir)
+		closedir(dir);
+	attachment_each(consider_attachment, &p);
+	if (p.n == 0)
+		log_error("stats: no running daemon (no serve daemon in %s, "
+			  "nothing attached; or use --control PATH)",
+			  CONTROL_DIR);
+	if (p.n != 1) {
+		if (p.fd >= 0)
+			close(p.fd);
 		return -ENOENT;
 	}
+	return p.fd;
+}
+
+/* the daemon of the attachment NAME names */
+static int attached_daemon(const char *name)
+{
+	struct lookup l;
+	char path[4200];
+	int fd;
+
+	if (!attachment_lookup_one("stats", name, &l))
+		return -ENOENT;
+	if (!attachment_alive(&l.found)) {
+		log_error("stats: %s: its daemon (pid %d) has died ('lloop "
+			  "detach %s' cleans up)", name, l.found.pid,
+			  l.found.device);
+		return -ESRCH;
+	}
+	if (runtime_file(path, sizeof(path), l.found.pid, "sock"))
+		return -ENAMETOOLONG;
+	fd = connect_to(path);
+	if (fd < 0)
+		log_error("stats: %s: cannot reach its daemon (pid %d) at %s: "
+			  "%s", name, l.found.pid, path, strerror(-fd));
 	return fd;
 }
 
@@ -124,11 +171,16 @@ int stats_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		log_error("stats: unexpected argument '%s'", argv[optind]);
+	if (argc - optind > 1 || (path && optind < argc)) {
+		log_error("stats: give one of --control PATH, DEVICE or IMAGE "
+			  "(see 'lloop stats --help')");
 		return 2;
 	}
-	if (path) {
+	if (optind < argc) {
+		fd = attached_daemon(argv[optind]);
+		if (fd < 0)
+			return 1;
+	} else if (path) {
 		fd = connect_to(path);
 		if (fd < 0) {
 			log_error("--control %s: cannot connect: %s", path,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/align.h"
 #include "core/log.h"
@@ -37,7 +38,22 @@ struct fuse_backing_map_ {
 };
 #define FUSE_DEV_IOC_BACKING_OPEN_                                             \
 	_IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map_)
-/* init_out of 7.40 has max_stack_depth where 7.38 has unused[0] */
+/*
+ * Two fields of 7.40 that older headers call unused[0] and padding, and
+ * newer ones by their names: written by their place, which is the same
+ * in every version, so that the source means the same with any headers.
+ */
+#define INIT_OUT_MAX_STACK_DEPTH 36	/* right after flags2 */
+#define OPEN_OUT_BACKING_ID 12		/* right after open_flags */
+_Static_assert(offsetof(struct fuse_init_out, flags2) + 4 ==
+		       INIT_OUT_MAX_STACK_DEPTH, "fuse_init_out");
+_Static_assert(offsetof(struct fuse_open_out, open_flags) + 4 ==
+		       OPEN_OUT_BACKING_ID, "fuse_open_out");
+
+static void put_u32_at(void *s, size_t off, uint32_t v)
+{
+	memcpy((char *)s + off, &v, sizeof(v));
+}
 
 static void slot_arm(struct request *rq);
 
@@ -204,7 +220,7 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 		out->flags |= FUSE_INIT_EXT;
 		out->flags2 = PT_FLAG2;
 		/* the image sits on an ordinary file system: one level */
-		out->unused[0] = 1; /* max_stack_depth */
+		put_u32_at(out, INIT_OUT_MAX_STACK_DEPTH, 1);
 	} else if (fs->want_passthrough) {
 		log_info("fuse: the kernel offers no passthrough: serving "
 			 "reads and writes through the engine");
@@ -225,7 +241,9 @@ static void op_init(struct fuse_session *fs, struct request *rq,
 	out->congestion_threshold = out->max_background * 3 / 4;
 	out->max_write = FUSE_MAX_WRITE;
 	out->time_gran = 1;
-	out->max_pages = FUSE_MAX_WRITE / 4096;
+	/* in the kernel's pages: max_pages * PAGE_SIZE must not pass what
+	 * a ring entry's payload holds (64 KiB pages on some arm64, ppc64) */
+	out->max_pages = FUSE_MAX_WRITE / sysconf(_SC_PAGESIZE) ?: 1;
 	log_debug("fuse: protocol 7.%u, max_write %u", fs->proto_minor,
 		  out->max_write);
 	fs->inited = true;
@@ -267,7 +285,7 @@ static void op_open_reply(struct fuse_session *fs, struct request *rq,
 	if (fs->passthrough && fs->backing_id >= 0) {
 		/* reads and writes go to the file; we answer the rest */
 		out->open_flags = FOPEN_PASSTHROUGH_;
-		out->padding = fs->backing_id;
+		put_u32_at(out, OPEN_OUT_BACKING_ID, fs->backing_id);
 		atomic_store(&fs->passthrough_used, true);
 	} else {
 		out->open_flags = FOPEN_DIRECT_IO |

@@ -74,8 +74,11 @@ struct engine_ops {
 	/* wait for at least one completion and run the ->done callbacks */
 	int (*run)(struct worker *w);
 	/* end a pending op soon: its ->done gets -ECANCELED, or its result
-	 * if it finished first */
+	 * if it finished first (not a ublk command: only its driver ends it) */
 	void (*cancel)(struct worker *w, struct op *op);
+	/* hand what was submitted to the kernel now, not at the next run
+	 * (NULL: the engine has nothing queued between runs) */
+	void (*flush)(struct worker *w);
 };
 
 extern const struct engine_ops uring_engine;

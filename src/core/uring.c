@@ -399,6 +399,14 @@ static void uring_cancel(struct worker *w, struct op *op)
 	io_uring_sqe_set_data(sqe, NULL); /* its own completion is ignored */
 }
 
+static void uring_flush(struct worker *w)
+{
+	struct uring *u = w->eng_data;
+
+	/* a failure leaves them queued for the next run, which says so */
+	io_uring_submit(&u->ring);
+}
+
 /* the ->done of the ops done on this thread so far; those that their
  * callbacks submit wait for the next round, after the ring's */
 static void uring_run_now(struct uring *u)
@@ -455,4 +463,5 @@ const struct engine_ops uring_engine = {
 	.submit = uring_submit,
 	.run = uring_run,
 	.cancel = uring_cancel,
+	.flush = uring_flush,
 };

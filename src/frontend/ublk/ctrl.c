@@ -342,11 +342,17 @@ void ublk_dev_remove(struct ublk_dev *d)
 {
 	struct ublksrv_ctrl_cmd c = { .dev_id = d->id,
 				      .queue_id = (uint16_t)-1 };
+	bool first;
 	int ret;
 
-	if (d->id < 0 || !d->ring || d->stopping)
+	if (d->id < 0)
 		return;
-	d->stopping = true;
+	pthread_mutex_lock(&d->begin_lock);
+	first = !d->stopping;
+	d->stopping = true;	/* and worker 0 fetches no more */
+	pthread_mutex_unlock(&d->begin_lock);
+	if (!first || !d->ring)
+		return;
 	/* the driver waits for the requests in flight, which we serve */
 	ret = ctrl_cmd(d->ring, d->ctrl_fd, UBLK_U_CMD_STOP_DEV, &c);
 	if (ret < 0)

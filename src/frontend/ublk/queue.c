@@ -157,17 +157,26 @@ static void dev_stop(struct tenant *t, bool force)
 			d->w->eng->cancel(d->w, &d->ios[i].op);
 }
 
+/* the fetches are in the driver when the lock is given back, or never */
 static void dev_begin(struct task *t)
 {
 	struct ublk_dev *d = container_of(t, struct ublk_dev, start);
 
-	worker_add_tenant(d->w, &d->tenant);
-	for (unsigned i = 0; i < d->depth; i++)
-		io_command(&d->ios[i], UBLK_U_IO_FETCH_REQ, 0);
+	pthread_mutex_lock(&d->begin_lock);
+	if (!d->stopping) {
+		d->begun = true;
+		worker_add_tenant(d->w, &d->tenant);
+		for (unsigned i = 0; i < d->depth; i++)
+			io_command(&d->ios[i], UBLK_U_IO_FETCH_REQ, 0);
+		if (d->w->eng->flush)
+			d->w->eng->flush(d->w);
+	}
+	pthread_mutex_unlock(&d->begin_lock);
 }
 
 void ublk_queue_init(struct ublk_dev *d)
 {
+	pthread_mutex_init(&d->begin_lock, NULL);
 	d->tenant.stop = dev_stop;
 	d->start.run = dev_begin;
 }

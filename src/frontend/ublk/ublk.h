@@ -10,6 +10,7 @@
  * side of it.  One queue, on worker 0, with a buffer per tag from the
  * worker's pool.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,7 +46,12 @@ struct ublk_dev {
 	const void *descs;	/* struct ublksrv_io_desc[depth], mapped */
 	size_t descs_len;
 	struct ublk_io *ios;
-	bool stopping;
+	/*
+	 * Worker 0's fetches reach the driver before STOP_DEV or not at all:
+	 * a fetch after it would never end, nor the worker with it.
+	 */
+	pthread_mutex_t begin_lock;
+	bool begun, stopping;	/* under begin_lock */
 	char device[32];	/* /dev/ublkbN */
 };
 

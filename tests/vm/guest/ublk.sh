@@ -57,7 +57,7 @@ check "an attach whose START_DEV times out fails, saying so" \
 sed 's/^/# /' /tmp/e
 gone=no
 for i in $(seq 50); do
-	if ! ls /sys/class/ublk-char-dev/ 2>/dev/null | grep -q . &&
+	if ! ls /dev | grep -q '^ublk[bc][0-9]' && ! ls /sys/block | grep -q '^ublkb' &&
 		! pgrep -f 'lloop attach' >/dev/null; then
 		gone=yes
 		break
@@ -67,7 +67,7 @@ done
 diag "failed attach and clean-up took $(($(date +%s) - t0)) s"
 check "and leaves no ublk device, daemon or attachment behind" \
 	sh -c "test $gone = yes && test -z \"\$(lloop list)\""
-ls /sys/class/ublk-char-dev/ 2>/dev/null | sed 's/^/# left: /'
+ls /dev /sys/block | grep '^ublk[bc][0-9]' | sed 's/^/# left: /'
 
 # the threads engine cannot carry io_uring commands: refused, not hung
 check "attach --frontend ublk --engine threads is refused" \

@@ -46,7 +46,9 @@ static const struct {
 	{ "ESHUTDOWN", ESHUTDOWN }, { "ETIMEDOUT", ETIMEDOUT },
 	{ "EAGAIN", EAGAIN },	  { "EBUSY", EBUSY },
 	{ "ENODEV", ENODEV },	  { "ENXIO", ENXIO },
-	{ "EACCES", EACCES },
+	{ "EACCES", EACCES },	  { "ENOSYS", ENOSYS },
+	/* the kernel's own, which NFS lets out to userspace */
+	{ "ENOTSUPP", 524 },
 };
 
 struct faulty {

@@ -502,4 +502,35 @@ echo "lloop detach after a failed write-back: exit $rc: $(cat "$T/detach.err")"
 grep -q "flush before detach failed" "$T/detach.err" ||
 	fail "lloop detach does not say that the flush failed: $(cat "$T/detach.err")"
 assert_nothing_left "lloop detach"
+
+# errors the kernel's FUSE takes otherwise than the backend meant them:
+# ENOSYS on FSYNC would turn fsync off for good, unseen, from the first
+# one on; a code past 511 (ENOTSUPP, 524) is a reply the kernel refuses,
+# and the read would never end.  Both reach the device as EIO.
+attach memory:16M --inject-fault "flush:ENOSYS:1" \
+	--inject-fault "read:ENOTSUPP:1:$B1-$((B1 + 4096))"
+DEV=$ATTACH_DEV
+for i in 1 2; do
+	! dd if="$T/pattern" of="$DEV" bs=4096 count=1 oflag=direct conv=fsync,notrunc \
+		status=none 2>"$T/fsync.err" ||
+		fail "fsync #$i of $DEV succeeded though every flush fails with ENOSYS"
+	grep -q "Input/output error" "$T/fsync.err" ||
+		fail "fsync #$i of $DEV: not EIO: $(cat "$T/fsync.err")"
+done
+dd if="$DEV" of=/dev/null bs=4096 count=1 skip=$((B1 / 4096)) iflag=direct \
+	status=none 2>"$T/read.err" &
+reader=$!
+for _ in $(seq 100); do kill -0 "$reader" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$reader" 2>/dev/null &&
+	fail "a read answered with ENOTSUPP (524) still waits after 20 s"
+! wait "$reader" || fail "the read answered with ENOTSUPP (524) succeeded"
+grep -q "Input/output error" "$T/read.err" ||
+	fail "the read answered with ENOTSUPP: not EIO: $(cat "$T/read.err")"
+log "ENOSYS on fsync and ENOTSUPP (524) on a read reach $DEV as EIO"
+# its flush fails too, and so does the detach, saying so
+rc=0
+timeout 90 "$LLOOP" detach "$DEV" >/dev/null 2>"$T/detach.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "flush before detach failed" "$T/detach.err" ||
+	fail "lloop detach with every flush failing: exit $rc: $(cat "$T/detach.err")"
+assert_nothing_left "lloop detach"
 echo "faults: ok"

@@ -357,6 +357,17 @@ static void op_statfs(struct fuse_session *fs, struct request *rq)
 
 /* ---- block I/O through the backend ---- */
 
+/*
+ * A backend's error as a reply may carry it.  The kernel takes no reply
+ * whose error is outside -1..-511 (a kernel code that NFS lets out, say),
+ * and the request would never end; and it takes ENOSYS as "never send
+ * this again": after a failed FSYNC, every fsync would succeed unseen.
+ */
+static int io_errno(int err)
+{
+	return err < -511 || err == -ENOSYS ? -EIO : err;
+}
+
 static void io_done(struct request *rq, int res)
 {
 	if (res > 0)
@@ -364,7 +375,7 @@ static void io_done(struct request *rq, int res)
 	stats_record(rq->w, rq, res);
 	stats_log_failure(rq, res);
 	if (res < 0) {
-		reply_err(rq, res);
+		reply_err(rq, io_errno(res));
 		return;
 	}
 	if (rq->type == REQ_READ) {

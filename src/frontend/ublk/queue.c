@@ -48,6 +48,25 @@ static void io_command(struct ublk_io *io, unsigned cmd_op, int res)
 	d->w->eng->submit(d->w, &io->op);
 }
 
+/*
+ * The driver hands our error to the block layer, which reads some as
+ * more than a failure: EAGAIN as "try again without waiting", ENOMEM and
+ * EBUSY as a shortage.  Only what a file system should see as it is goes
+ * through; the rest is EIO.
+ */
+static int wire_errno(int err)
+{
+	switch (err) {
+	case -EIO:
+	case -ENOSPC:
+	case -EOPNOTSUPP:
+	case -ETIMEDOUT:
+		return err;
+	default:
+		return -EIO;
+	}
+}
+
 static void io_done(struct request *rq, int res)
 {
 	struct ublk_io *io = rq->conn;
@@ -57,7 +76,9 @@ static void io_done(struct request *rq, int res)
 	stats_record(rq->w, rq, res);
 	stats_log_failure(rq, res);
 	rq->complete = NULL;
-	if (!res && (rq->type == REQ_READ || rq->type == REQ_WRITE))
+	if (res < 0)
+		res = wire_errno(res);
+	else if (rq->type == REQ_READ || rq->type == REQ_WRITE)
 		res = rq->len;	/* bytes done, which the driver wants */
 	io_command(io, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res);
 }

@@ -2,7 +2,7 @@
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
 . /bin/held.sh
-plan 46
+plan 48
 watchdog 400
 IMG=/dev/vda
 
@@ -97,6 +97,13 @@ check "memory:64M on $dev: blkdiscard of the first 4 MiB" \
 check "the discarded range reads as zeros, the rest as written" \
 	sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp - /dev/zero 2>&1 | grep -q EOF && dd if=$dev bs=1M skip=4 count=4 iflag=direct 2>/dev/null | cmp - /tmp/pat.tail"
 check "detach the RAM disk" lloop detach "$dev"
+
+# the block layer reads some errors as more than a failure (EAGAIN:
+# "try again without waiting"): a backend's EAGAIN reaches a reader as EIO
+dev=$(attach_ublk --inject-fault read:EAGAIN:1 memory:16M) || sed 's/^/# /' /tmp/attach.err
+check "a read the backend fails with EAGAIN fails with EIO on $dev" \
+	sh -c "! dd if=$dev of=/dev/null bs=4096 count=1 iflag=direct 2>/tmp/e; sed 's/^/# /' /tmp/e; grep -q 'Input/output error' /tmp/e"
+check "detach $dev" lloop detach "$dev"
 
 # read-only: the kernel refuses writes
 dev=$(attach_ublk --read-only "$IMG")

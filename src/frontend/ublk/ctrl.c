@@ -28,27 +28,23 @@ bool ublk_available(void)
 /* START_DEV waits for every tag's fetch: this long at most */
 #define START_MS 10000
 
+/* a wait for START_DEV's own end once it is cancelled: this long at most */
+#define CANCEL_MS 5000
+/* the user_data of the cancel: no command's number */
+#define CANCEL_TAG 1
+
 /*
- * One control command, waited for (ms: -1 for ever).  A completion of
- * another command is passed over: a START_DEV given up on may still
- * complete on this ring.
+ * The completion of command op on ring, waited for (ms: -1 for ever); its
+ * result, or -ETIME.  Those of others are passed over: a START_DEV given
+ * up on, and its cancel, end on this ring too.
  */
-static int ctrl_cmd_wait(struct io_uring *ring, int fd, unsigned op,
-			 const struct ublksrv_ctrl_cmd *c, long ms)
+static int ctrl_wait(struct io_uring *ring, unsigned op, long ms)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
 					.tv_nsec = ms % 1000 * 1000000 };
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	memcpy(sqe->cmd, c, sizeof(*c));
-	io_uring_sqe_set_data64(sqe, op);
-	ret = io_uring_submit(ring);
-	if (ret < 0)
-		return ret;
 	for (;;) {
 		ret = ms >= 0 ? io_uring_wait_cqe_timeout(ring, &cqe, &ts) :
 				io_uring_wait_cqe(ring, &cqe);
@@ -61,6 +57,21 @@ static int ctrl_cmd_wait(struct io_uring *ring, int fd, unsigned op,
 	}
 	io_uring_cqe_seen(ring, cqe);
 	return ret;
+}
+
+/* one control command, waited for (ms: -1 for ever) */
+static int ctrl_cmd_wait(struct io_uring *ring, int fd, unsigned op,
+			 const struct ublksrv_ctrl_cmd *c, long ms)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	int ret;
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	memcpy(sqe->cmd, c, sizeof(*c));
+	io_uring_sqe_set_data64(sqe, op);
+	ret = io_uring_submit(ring);
+	return ret < 0 ? ret : ctrl_wait(ring, op, ms);
 }
 
 static int ctrl_cmd(struct io_uring *ring, int fd, unsigned op,
@@ -300,6 +311,31 @@ static long start_ms(void)
 	return errno || *end || ms < 0 ? START_MS : ms;
 }
 
+/*
+ * A START_DEV given up on is still with the driver, on an io-wq thread,
+ * waiting for the fetches: a cancel interrupts that wait.  Its own end
+ * says where the device is (started after all, or not), and only then
+ * may STOP_DEV come: one that came while START_DEV went on could see the
+ * device not started, end the fetches, and START_DEV then add a disk
+ * with none.  If it does not end, closing its ring ends it, and STOP_DEV
+ * and DEL_DEV go on a new one.
+ */
+static void start_cancel(struct ublk_dev *d)
+{
+	struct io_uring *ring = d->ring;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	io_uring_prep_cancel64(sqe, UBLK_U_CMD_START_DEV, 0);
+	io_uring_sqe_set_data64(sqe, CANCEL_TAG);
+	/* START_DEV's result is never -ETIME: that is the wait's */
+	if (io_uring_submit(ring) >= 0 &&
+	    ctrl_wait(ring, UBLK_U_CMD_START_DEV, CANCEL_MS) != -ETIME)
+		return;
+	ctrl_close(-1, ring);
+	if (ctrl_ring((struct io_uring **)&d->ring) < 0)
+		log_error("ublk: /dev/ublkc%d is left behind", d->id);
+}
+
 /* worker 0 fetches on every tag; START_DEV waits for all of them */
 int ublk_dev_start(struct ublk_dev *d)
 {
@@ -318,14 +354,7 @@ int ublk_dev_start(struct ublk_dev *d)
 	if (ret == -ETIME) {
 		log_error("ublk: START_DEV: the driver did not start "
 			  "%s in time", d->device);
-		/*
-		 * The command is still with the driver, and holds the
-		 * device: closing its ring cancels it.  STOP_DEV and DEL_DEV
-		 * go on a new one.
-		 */
-		ctrl_close(-1, d->ring);
-		if (ctrl_ring((struct io_uring **)&d->ring) < 0)
-			log_error("ublk: /dev/ublkc%d is left behind", d->id);
+		start_cancel(d);
 		return ret;
 	}
 	if (ret < 0) {

@@ -36,13 +36,16 @@ int runtime_make_dirs(void)
 
 	snprintf(path, sizeof(path), "%s/attach", runtime_dir());
 	snprintf(locks, sizeof(locks), "%s/locks", runtime_dir());
-	if ((mkdir(runtime_dir(), 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(path, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(locks, 0700) < 0 && errno != EEXIST)) {
-		int err = -errno;
+	const char *dirs[] = { runtime_dir(), path, locks };
 
-		log_error("%s: cannot create: %s", path, strerror(errno));
-		return err;
+	for (unsigned i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
+			int err = -errno;
+
+			log_error("%s: cannot create: %s", dirs[i],
+				  strerror(errno));
+			return err;
+		}
 	}
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/kversion.h"
 #include "core/log.h"
 #include "frontend/fuse/fuse.h"
 #include "frontend/fuse/loopdev.h"
@@ -145,14 +146,20 @@ int loopdev_attach_file(const char *file, uint64_t size, const char *image,
 				  file, c.st_size, (unsigned long long)size);
 			break;
 		}
+		if (err == -EINVAL && !kernel_at_least(5, 8)) {
+			log_error("%s: LOOP_CONFIGURE: %s: it needs Linux 5.8 "
+				  "or later", dev, strerror(-err));
+			break;
+		}
 		if (err != -EBUSY) {
 			log_error("%s: LOOP_CONFIGURE: %s", dev, strerror(-err));
 			break;
 		}
 	}
 	close(ctl);
-	if (fd < 0 && !err)
-		err = -EBUSY;
+	if (err == -EBUSY)
+		log_error("no free loop device: each one offered was taken "
+			  "by another process first (%d tries)", LOOP_TRIES);
 	if (err)
 		return err;
 	*loop_fd = fd;

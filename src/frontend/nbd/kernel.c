@@ -15,11 +15,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "core/devusers.h"
 #include "core/fileline.h"
+#include "core/kversion.h"
 #include "core/log.h"
 #include "frontend/nbd/kernel.h"
 #include "frontend/nbd/netlink.h"
@@ -323,12 +323,7 @@ bool nbd_kernel_connected(int index)
 /* the driver disconnects at the last close from Linux 5.2 on */
 static bool has_disconnect_on_close(void)
 {
-	struct utsname u;
-	unsigned major = 0, minor = 0;
-
-	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return false;
-	return major > 5 || (major == 5 && minor >= 2);
+	return kernel_at_least(5, 2);
 }
 
 int nbd_kernel_detach(struct nbd_kernel *k, int *flush_err)

@@ -380,7 +380,7 @@ static int private_mount(struct daemon *d, int fuse_fd)
 	if (fd < 0) {
 		int err = -errno;
 
-		log_error("%s: mount point in use: %s", d->mnt,
+		log_error("%s: cannot create the mount point: %s", d->mnt,
 			  strerror(errno));
 		return err;
 	}
@@ -615,8 +615,11 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	d->nk.index = -1;
 	d->ub.ctrl_fd = d->ub.cdev_fd = d->ub.id = -1;
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
-	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
+	/* one left by a daemon that had this pid before us is not ours */
+	if (!runtime_file(sock, sizeof(sock), d->att.pid, "failed"))
+		unlink(sock);
+	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 
 	/* before any thread: the control thread's, librados's, the workers' */
 	server_block_signals(&set);
@@ -631,7 +634,7 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	d->att.size = d->exp.be->size;
 	if (d->att.size % ao->sector_size) {
 		log_error("%s: its size, %llu bytes, is not a multiple of the "
-			  "sector size %u",
+			  "sector size %u (--sector-size)",
 			  d->exp.spec, (unsigned long long)d->att.size,
 			  ao->sector_size);
 		return 1;
@@ -737,12 +740,23 @@ out:
 	control_stop();
 	free(d->fs.slots);
 	nbd_frontend_fini(&d->srv);
-	/* after the workers: the device goes at the char device's close */
+	/* after the workers: the char device closed, then DEL_DEV */
 	ublk_dev_fini(&d->ub);
 	server_fini(&d->srv);
 	if (d->fuse_fd >= 0)
 		close(d->fuse_fd);
-	attachment_remove(d->att.pid);
+	/*
+	 * A loop device still bound to our file after an error (mounted: it
+	 * goes at the last close, and passthrough I/O goes on meanwhile)
+	 * keeps its record, as after a SIGKILL: it stops a second attach of
+	 * the image, and 'lloop detach' cleans up once it is free.
+	 */
+	if (status && d->serving && attachment_device_held(&d->att))
+		log_error("%s: still in use: its record stays until 'lloop "
+			  "detach %s' once it is free", d->att.device,
+			  d->att.device);
+	else
+		attachment_remove(d->att.pid);
 	if (status && d->serving) {
 		char msg[512];
 
@@ -869,8 +883,12 @@ int attach_main(int argc, char **argv)
 	if (n <= 0) {
 		int st = 0;
 
-		/* the daemon said why on stderr, and left nothing behind */
-		waitpid(pid, &st, 0);
+		/* the daemon said why on stderr, and left nothing behind;
+		 * unless a signal ended it, which it cannot say */
+		if (waitpid(pid, &st, 0) == pid && WIFSIGNALED(st))
+			log_error("attach: the daemon (pid %d) was killed by "
+				  "signal %d (%s) before the device was ready",
+				  pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
 		return 1;
 	}
 	dev[n] = '\0';
@@ -882,9 +900,17 @@ int attach_main(int argc, char **argv)
 		/* no word back: the daemon detaches */
 		log_error("attach: cannot print the device (%s): detaching %s",
 			  strerror(err), dev);
+		/* gone once it has: an attach tried again finds it free */
+		close(p[0]);
+		waitpid(pid, NULL, 0);
 		return 1;
 	}
-	if (write(p[0], "p", 1) != 1)
-		return 1;	/* the daemon is gone: it said why */
+	if (send(p[0], "p", 1, MSG_NOSIGNAL) != 1) {
+		dev[strcspn(dev, "\n")] = '\0';
+		log_error("attach: the daemon (pid %d) of %s ended before it "
+			  "was told the device was printed: see 'lloop list'",
+			  pid, dev);
+		return 1;
+	}
 	return 0;
 }

@@ -252,7 +252,9 @@ int ublk_dev_add(struct ublk_dev *d, struct server *srv, struct export *exp,
 	d->id = -1;
 	d->cdev_fd = -1;
 	d->ctrl_fd = -1;
-	d->depth = depth;
+	/* a tag holds one of the worker's requests for good (--queue-depth) */
+	d->depth = depth < srv->cfg.queue_depth ? depth : srv->cfg.queue_depth;
+	depth = d->depth;
 	ublk_queue_init(d);
 	/* at most half the arena per request, and 1 MiB is plenty */
 	d->max_io = 1u << 20;
@@ -415,7 +417,7 @@ void ublk_dev_fini(struct ublk_dev *d)
 	if (d->descs)
 		munmap((void *)d->descs, d->descs_len);
 	d->descs = NULL;
-	/* the device goes at the char device's last close */
+	/* the char device first: DEL_DEV waits for its last close */
 	if (d->cdev_fd >= 0)
 		close(d->cdev_fd);
 	d->cdev_fd = -1;

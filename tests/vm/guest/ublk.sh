@@ -2,7 +2,7 @@
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
 . /bin/held.sh
-plan 48
+plan 50
 watchdog 400
 IMG=/dev/vda
 
@@ -97,6 +97,13 @@ check "memory:64M on $dev: blkdiscard of the first 4 MiB" \
 check "the discarded range reads as zeros, the rest as written" \
 	sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp - /dev/zero 2>&1 | grep -q EOF && dd if=$dev bs=1M skip=4 count=4 iflag=direct 2>/dev/null | cmp - /tmp/pat.tail"
 check "detach the RAM disk" lloop detach "$dev"
+
+# --queue-depth below the driver's 64 tags: the device takes that many
+dev=$(attach_ublk --queue-depth 16 memory:16M) || sed 's/^/# /' /tmp/attach.err
+check "attach --queue-depth 16 gives $dev, which reads" \
+	sh -c "test -b '$dev' && dd if=$dev of=/dev/null bs=1M count=16 iflag=direct 2>/dev/null"
+diag "${dev#/dev/}: nr_requests $(cat /sys/block/${dev#/dev/}/queue/nr_requests 2>&1), scheduler $(cat /sys/block/${dev#/dev/}/queue/scheduler 2>&1)"
+check "detach $dev" lloop detach "$dev"
 
 # the block layer reads some errors as more than a failure (EAGAIN:
 # "try again without waiting"): a backend's EAGAIN reaches a reader as EIO

@@ -465,8 +465,10 @@ static int serve_until_detached(struct daemon *d, sigset_t *set)
 	/*
 	 * With another opener the kernel only marks the device to clear on
 	 * its last close: serve until then, or that opener would hang.
+	 * Bound to our file, that is: once free, the number may be bound
+	 * again at once, by anyone.
 	 */
-	for (int i = 0; loopdev_bound(d->att.device); i++) {
+	for (int i = 0; attachment_device_held(&d->att); i++) {
 		if (i == 50)
 			log_info("%s: still open elsewhere; serving until its "
 				 "last user closes it",

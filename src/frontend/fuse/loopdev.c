@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The kernel loop driver over our FUSE file: LOOP_CONFIGURE in one call,
- * with direct I/O (no second copy in the page cache), the sector size
- * asked for, and autoclear, so that the device goes away by itself when
- * the daemon, which holds it open, dies.  What waits for our own FUSE
+ * The kernel loop driver over our FUSE file: LOOP_CONFIGURE in one call
+ * (before Linux 5.8, the four calls it replaced), with direct I/O (no
+ * second copy in the page cache), the sector size asked for, and
+ * autoclear, so that the device goes away by itself when the daemon,
+ * which holds it open, dies.  What waits for our own FUSE
  * answers (opening the file, LOOP_CONFIGURE, the flush and the unbinding
  * at detach) is done by a helper process, so that SIGKILL always ends the
  * daemon (selfcall.h).
@@ -34,9 +35,35 @@ struct attach_call {
 	int flags;
 	uint64_t size;
 	struct loop_config cfg;
+	bool legacy;		/* no LOOP_CONFIGURE: four calls */
 	int step;		/* out */
 	long long st_size;	/* out */
 };
+
+/*
+ * Before Linux 5.8 there is no LOOP_CONFIGURE: the same in the calls
+ * losetup makes there.  Read-only comes from fd's mode.  Undone if one
+ * fails, but for direct I/O, which LOOP_CONFIGURE too leaves off where
+ * the file cannot take it (the daemon looks afterwards).
+ */
+static int configure_legacy(int loop, int fd, const struct loop_config *cfg)
+{
+	struct loop_info64 info = cfg->info;
+	int err;
+
+	if (ioctl(loop, LOOP_SET_FD, fd) < 0)
+		return -errno;
+	info.lo_flags &= LO_FLAGS_AUTOCLEAR;
+	if (ioctl(loop, LOOP_SET_STATUS64, &info) < 0 ||
+	    ioctl(loop, LOOP_SET_BLOCK_SIZE, (unsigned long)cfg->block_size) < 0) {
+		err = -errno;
+		ioctl(loop, LOOP_CLR_FD, 0);
+		return err;
+	}
+	if (cfg->info.lo_flags & LO_FLAGS_DIRECT_IO)
+		ioctl(loop, LOOP_SET_DIRECT_IO, 1UL);
+	return 0;
+}
 
 /*
  * In the helper (selfcall.c says what it may do), fds[0] the loop device:
@@ -66,7 +93,9 @@ static int attach_child(void *p, const int *fds)
 	} else {
 		c->step = STEP_CONFIGURE;
 		c->cfg.fd = fd;
-		if (ioctl(fds[0], LOOP_CONFIGURE, &c->cfg) < 0)
+		if (c->legacy)
+			err = configure_legacy(fds[0], fd, &c->cfg);
+		else if (ioctl(fds[0], LOOP_CONFIGURE, &c->cfg) < 0)
 			err = -errno;
 	}
 	close(fd);
@@ -89,6 +118,11 @@ int loopdev_attach_file(const char *file, uint64_t size, const char *image,
 	snprintf(c.file, sizeof(c.file), "%s", file);
 	c.flags = read_only ? O_RDONLY : O_RDWR;
 	c.size = size;
+	c.legacy = !kernel_at_least(5, 8);
+	if (c.legacy)
+		log_info("%s: Linux before 5.8 has no LOOP_CONFIGURE: binding "
+			 "with LOOP_SET_FD, LOOP_SET_STATUS64, "
+			 "LOOP_SET_BLOCK_SIZE and LOOP_SET_DIRECT_IO", file);
 
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0) {
@@ -146,13 +180,10 @@ int loopdev_attach_file(const char *file, uint64_t size, const char *image,
 				  file, c.st_size, (unsigned long long)size);
 			break;
 		}
-		if (err == -EINVAL && !kernel_at_least(5, 8)) {
-			log_error("%s: LOOP_CONFIGURE: %s: it needs Linux 5.8 "
-				  "or later", dev, strerror(-err));
-			break;
-		}
 		if (err != -EBUSY) {
-			log_error("%s: LOOP_CONFIGURE: %s", dev, strerror(-err));
+			log_error("%s: %s: %s", dev, c.legacy ?
+				  "LOOP_SET_FD and its settings" :
+				  "LOOP_CONFIGURE", strerror(-err));
 			break;
 		}
 	}

@@ -3,7 +3,8 @@
 # The state of a daemon that was killed, whose PID now belongs to another
 # process (PID reuse): lloop list must not call it alive, and lloop detach
 # must clean up after the dead daemon without signalling the unrelated
-# process that has its PID now.
+# process that has its PID now.  And a new daemon that gets an old
+# daemon's pid does not take that one's PID.failed for its own.
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "a dead daemon's PID reused by another process"
@@ -43,3 +44,25 @@ assert_eq "$alive" False "alive in lloop list --json for a dead daemon whose PID
 kill "$DECOY"
 wait "$DECOY" 2>/dev/null || :
 assert_nothing_left "lloop detach"
+
+# A PID.failed left by an earlier daemon whose pid a new daemon has now
+# (nobody ran detach after its error): not the new daemon's.  Planted for
+# each of the next 3000 pids, one of which the daemon gets.
+last=$(cat /proc/sys/kernel/ns_last_pid)
+max=$(cat /proc/sys/kernel/pid_max)
+mkdir -p "$RUN/attach"
+for ((i = 1; i <= 3000; i++)); do
+	p=$((last + i))
+	[ "$p" -lt "$max" ] || p=$((p - max + 300))
+	echo "an old daemon's error" >"$RUN/attach/$p.failed"
+done
+attach "$T/disk.img"
+planted=$(find "$RUN/attach" -name '*.failed' | wc -l)
+if [ -e "$RUN/attach/$ATTACH_PID.failed" ]; then
+	fail "daemon $ATTACH_PID started with its pid's old PID.failed still there"
+elif [ "$planted" = 3000 ]; then
+	echo "note: daemon $ATTACH_PID got a pid outside the 3000 planted: not checked"
+fi
+find "$RUN/attach" -name '*.failed' -delete
+detach "$ATTACH_DEV"
+assert_nothing_left "detach of the daemon with a reused pid"

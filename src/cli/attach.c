@@ -617,11 +617,10 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	d->nk.index = -1;
 	d->ub.ctrl_fd = d->ub.cdev_fd = d->ub.id = -1;
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
+	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
 	/* one left by a daemon that had this pid before us is not ours */
-	if (!runtime_file(sock, sizeof(sock), d->att.pid, "failed"))
-		unlink(sock);
-	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
+	attachment_fail_clear(d->att.pid);
 
 	/* before any thread: the control thread's, librados's, the workers' */
 	server_block_signals(&set);

@@ -182,6 +182,14 @@ bool attachment_fail_take(pid_t pid, char *buf, size_t len)
 	return true;
 }
 
+void attachment_fail_clear(pid_t pid)
+{
+	char path[4096];
+
+	if (!runtime_file(path, sizeof(path), pid, "failed"))
+		unlink(path);
+}
+
 uint64_t pid_start_time(pid_t pid)
 {
 	char path[64], buf[1024], *p;

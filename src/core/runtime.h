@@ -43,6 +43,8 @@ bool same_file(const char *a, const char *b);
 void attachment_fail_write(pid_t pid, const char *msg);
 /* read and remove it; false if there is none */
 bool attachment_fail_take(pid_t pid, char *buf, size_t len);
+/* remove it unread: one of an earlier daemon that had this pid */
+void attachment_fail_clear(pid_t pid);
 /* the daemon of a is running: its pid, with the start time recorded */
 bool attachment_alive(const struct attachment *a);
 /* the loop device of a (dead) attachment is still bound to its file */

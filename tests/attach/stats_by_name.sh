@@ -10,9 +10,13 @@ need unshare
 truncate -s 16M "$T/a.img" "$T/b.img"
 ln -s a.img "$T/link.img"
 
+# json_pid: the pid in the lloop stats --json on stdin
+json_pid() {
+	"$PY" -c 'import json, sys; print(json.load(sys.stdin)["pid"])'
+}
 # stats_pid ARGS...: the pid lloop stats --json ARGS reports
 stats_pid() {
-	"$LLOOP" stats --json "$@" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["pid"])'
+	"$LLOOP" stats --json "$@" | json_pid
 }
 # in a mount namespace where /run/lloop (serve daemons, maybe another
 # test's) is empty: only this test's attachments are there to be found
@@ -30,7 +34,7 @@ assert_eq "$(stats_pid "$T/link.img")" "$a_pid" "lloop stats through a link to t
 "$LLOOP" stats "$a_dev" | grep -q "^pid $a_pid, engine " ||
 	fail "lloop stats $a_dev (text) does not start with its pid"
 stats_alone --json >"$T/alone.json" || fail "lloop stats with one daemon and no name failed"
-assert_eq "$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["pid"])' "$T/alone.json")" \
+assert_eq "$(json_pid <"$T/alone.json")" \
 	"$a_pid" "lloop stats with no name: the only daemon"
 
 attach "$T/b.img"

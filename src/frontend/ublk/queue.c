@@ -28,26 +28,6 @@ static void dev_maybe_done(struct ublk_dev *d)
 	worker_del_tenant(d->w, &d->tenant);
 }
 
-/* answer the tag's request with res (unless fetching first) and wait
- * for its next one */
-static void io_command(struct ublk_io *io, unsigned cmd_op, int res)
-{
-	struct ublk_dev *d = io->dev;
-	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)io->cmd;
-
-	*cmd = (struct ublksrv_io_cmd){
-		.q_id = 0,
-		.tag = io->tag,
-		.result = res,
-		.addr = (uintptr_t)io->rq->buf,
-	};
-	io->op = (struct op){ .done = io_fetched, .kind = OP_URING_CMD,
-			      .fd = d->cdev_fd, .flags = cmd_op,
-			      .buf = io->cmd };
-	io->fetching = true;
-	d->w->eng->submit(d->w, &io->op);
-}
-
 /*
  * The driver hands our error to the block layer, which reads some as
  * more than a failure: EAGAIN as "try again without waiting", ENOMEM and
@@ -67,6 +47,26 @@ static int wire_errno(int err)
 	}
 }
 
+/* answer the tag's request with res (unless fetching first) and wait
+ * for its next one */
+static void io_command(struct ublk_io *io, unsigned cmd_op, int res)
+{
+	struct ublk_dev *d = io->dev;
+	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)io->cmd;
+
+	*cmd = (struct ublksrv_io_cmd){
+		.q_id = 0,
+		.tag = io->tag,
+		.result = res < 0 ? wire_errno(res) : res,
+		.addr = (uintptr_t)io->rq->buf,
+	};
+	io->op = (struct op){ .done = io_fetched, .kind = OP_URING_CMD,
+			      .fd = d->cdev_fd, .flags = cmd_op,
+			      .buf = io->cmd };
+	io->fetching = true;
+	d->w->eng->submit(d->w, &io->op);
+}
+
 static void io_done(struct request *rq, int res)
 {
 	struct ublk_io *io = rq->conn;
@@ -76,9 +76,7 @@ static void io_done(struct request *rq, int res)
 	stats_record(rq->w, rq, res);
 	stats_log_failure(rq, res);
 	rq->complete = NULL;
-	if (res < 0)
-		res = wire_errno(res);
-	else if (rq->type == REQ_READ || rq->type == REQ_WRITE)
+	if (!res && (rq->type == REQ_READ || rq->type == REQ_WRITE))
 		res = rq->len;	/* bytes done, which the driver wants */
 	io_command(io, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res);
 }

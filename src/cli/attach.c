@@ -512,7 +512,9 @@ static int fuse_bind(struct daemon *d, const struct attach_opts *ao)
 				d->att.device, sizeof(d->att.device),
 				&d->loop_fd) < 0)
 		return -1;
-	d->att.direct_io = loopdev_direct_io(d->loop_fd);
+	if (loop_backing(d->loop_fd, &d->att.backing_dev, &d->att.backing_ino,
+			 &d->att.direct_io) < 0)
+		d->att.direct_io = false;
 	snprintf(d->att.path, sizeof(d->att.path), "%s%s",
 		 atomic_load(&d->fs.passthrough_used) ? "passthrough" :
 							 "engine",
@@ -672,6 +674,14 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 		goto out;
 	}
 	d->fs.want_uring = ao->fuse_uring;
+	/*
+	 * An inode number no other daemon's file has had since boot: a
+	 * dead daemon's device shows its file as "/", and the anonymous
+	 * device number of a FUSE mount is used again by the next one, so
+	 * this number tells whose device it is (attachment_device_held).
+	 * pid_max is at most 2^22.
+	 */
+	d->fs.ino = d->att.start_time << 22 | (uint64_t)d->att.pid;
 	if (control_start(&d->srv, sock) < 0 || memsafe_apply(&ao->mem) < 0)
 		goto out;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* lloop list: the devices lloop attach made */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,8 +89,9 @@ int list_main(int argc, char **argv)
 	if (ret < 0) {
 		if (l.json)
 			printf("]\n");	/* valid, if empty */
-		log_error("list: cannot read %s/attach: %s", runtime_dir(),
-			  strerror(-ret));
+		if (ret != -EPERM)	/* that one is said */
+			log_error("list: cannot read %s/attach: %s",
+				  runtime_dir(), strerror(-ret));
 		return 1;
 	}
 	if (l.json)

@@ -16,6 +16,7 @@ struct find {
 	struct lookup *l;
 	struct attachment device;	/* the one whose device is dev */
 	int n_device;
+	bool device_current;		/* and it is alive, or holds it */
 };
 
 static int match(const struct attachment *a, void *arg)
@@ -26,8 +27,18 @@ static int match(const struct attachment *a, void *arg)
 		      same_file(a->image, f->image));
 
 	if (!strcmp(a->device, f->dev)) {
-		f->device = *a;
-		f->n_device++;
+		/*
+		 * Dead daemons' records may name a device that has been
+		 * freed and bound again since: the device is the one whose
+		 * daemon lives or which still holds it, if there is one.
+		 */
+		bool current = attachment_alive(a) ||
+			       attachment_device_held(a);
+
+		if (!f->n_device++ || (current && !f->device_current)) {
+			f->device = *a;
+			f->device_current = current;
+		}
 	} else if (image) {
 		f->l->upper = *a;
 	}
@@ -48,11 +59,11 @@ void attachment_lookup(const char *name, struct lookup *l)
 		snprintf(f.image, sizeof(f.image), "%s", name);
 	else if (!stat(f.image, &st) && S_ISBLK(st.st_mode))
 		f.dev = f.image;	/* loop0 in /dev, or a link to it */
-	attachment_each(match, &f);
-	if (f.n_device == 1 && l->n > 1) {
+	l->err = attachment_each(match, &f);
+	if (f.n_device && l->n > 1) {
+		l->stacked = l->n > f.n_device;
 		l->found = f.device;
 		l->n = 1;
-		l->stacked = true;
 	}
 }
 
@@ -60,6 +71,8 @@ bool attachment_lookup_one(const char *cmd, const char *name,
 			   struct lookup *l)
 {
 	attachment_lookup(name, l);
+	if (l->err)	/* said */
+		return false;
 	if (l->n == 0)
 		log_error("%s: %s: not attached by lloop (see 'lloop list')",
 			  cmd, name);

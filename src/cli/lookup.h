@@ -11,6 +11,7 @@ struct lookup {
 	struct attachment found;	/* the one, when n == 1 */
 	bool stacked;			/* NAME is also upper's image */
 	struct attachment upper;
+	int err;			/* the runtime directory's (said) */
 };
 
 /*

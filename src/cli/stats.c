@@ -103,7 +103,8 @@ static int find_daemon(void)
 	}
 	if (dir)
 		closedir(dir);
-	attachment_each(consider_attachment, &p);
+	if (attachment_each(consider_attachment, &p) == -EPERM)
+		p.n = -1;	/* said */
 	if (p.n == 0)
 		log_error("stats: no running daemon (no serve daemon in %s, "
 			  "nothing attached; or use --control PATH)",

@@ -14,6 +14,7 @@
 #include "core/control.h"
 #include "core/log.h"
 #include "core/memsafe.h"
+#include "core/runtime.h"
 #include "core/server.h"
 #include "core/stats.h"
 
@@ -96,6 +97,8 @@ int control_start(struct server *srv, const char *path)
 				  CONTROL_DIR, strerror(errno));
 			return -errno;
 		}
+		if (runtime_dir_check(CONTROL_DIR, true) < 0)
+			return -EPERM;
 		ret = snprintf(ctl.path, sizeof(ctl.path),
 			       CONTROL_DIR "/serve-%d.sock", getpid());
 	}

@@ -2,11 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +31,97 @@ int runtime_file(char *buf, size_t len, pid_t pid, const char *ext)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/*
+ * Whether a directory of ours may be trusted: what is in it is mounted
+ * on, signalled and removed, as root.  Every directory on the way to it
+ * is root's or ours, and one that others may write to has the sticky bit
+ * (so that they cannot swap what is in it); a symbolic link on the way
+ * is root's or ours too, and so is every directory on the way to where
+ * it leads.  The directory itself is root's or ours and no symbolic
+ * link; with files of ours in it, only its owner may write to it.  0, or
+ * why not in why.
+ */
+static int dir_unsafe(const char *dir, bool files, char *why, size_t len,
+		      int depth)
+{
+	char path[4096], real[4096];
+	bool link = false;
+	struct stat st;
+	size_t n;
+
+	if (dir[0] == '/')
+		n = snprintf(path, sizeof(path), "%s", dir);
+	else if (getcwd(real, sizeof(real)))
+		n = snprintf(path, sizeof(path), "%s/%s", real, dir);
+	else
+		n = sizeof(path);
+	if (n >= sizeof(path)) {
+		snprintf(why, len, "the path is too long");
+		return -ENAMETOOLONG;
+	}
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	for (size_t end = 1; end <= n; end++) {
+		bool last = end == n;
+		char c;
+
+		if (!last && path[end] != '/')
+			continue;
+		c = path[end];
+		path[end] = '\0';
+		if (lstat(path, &st) < 0) {
+			int err = errno;
+
+			path[end] = c;
+			if (err == ENOENT)
+				break; /* made later, by us, 0700 */
+			snprintf(why, len, "%.*s: %s", (int)end, path,
+				 strerror(err));
+			return -err;
+		}
+		why[0] = '\0';
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			snprintf(why, len, "%s is owned by uid %u, neither root "
+				 "nor us", last ? "it" : path,
+				 (unsigned)st.st_uid);
+		else if (S_ISLNK(st.st_mode) && last)
+			snprintf(why, len, "it is a symbolic link; name the "
+				 "directory itself");
+		else if (S_ISLNK(st.st_mode))
+			link = true;
+		else if (!S_ISDIR(st.st_mode))
+			snprintf(why, len, "%s is not a directory", path);
+		else if (last && files && (st.st_mode & 022))
+			snprintf(why, len, "others may write to it (mode %04o; "
+				 "chmod go-w it)", st.st_mode & 07777);
+		else if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))
+			snprintf(why, len, "others may write to %s, which "
+				 "has no sticky bit", path);
+		path[end] = c;
+		if (why[0])
+			return -EPERM;
+	}
+	if (!link)
+		return 0;
+	if (depth > 8 || !realpath(path, real)) {
+		snprintf(why, len, "cannot resolve the symbolic links in it");
+		return -ELOOP;
+	}
+	return dir_unsafe(real, files, why, len, depth + 1);
+}
+
+int runtime_dir_check(const char *dir, bool files)
+{
+	char why[4400];
+	const char *env = getenv("LLOOP_RUNTIME_DIR");
+
+	if (!dir_unsafe(dir, files, why, sizeof(why), 0))
+		return 0;
+	log_error("%s: not a safe runtime directory%s: %s", dir,
+		  env && env[0] ? " (LLOOP_RUNTIME_DIR)" : "", why);
+	return -EPERM;
+}
+
 int runtime_make_dirs(void)
 {
 	char path[4096];
@@ -39,13 +133,21 @@ int runtime_make_dirs(void)
 	const char *dirs[] = { runtime_dir(), path, locks };
 
 	for (unsigned i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
-		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
-			int err = -errno;
+		/* RUNDIR holds only attach/ and locks/: /tmp would do */
+		int err = runtime_dir_check(dirs[i], i > 0);
 
+		if (err)
+			return err;
+		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
+			err = -errno;
 			log_error("%s: cannot create: %s", dirs[i],
 				  strerror(errno));
 			return err;
 		}
+		/* one there already, or made under a symbolic link */
+		err = runtime_dir_check(dirs[i], i > 0);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -84,10 +186,13 @@ int attachment_write(const struct attachment *a)
 	}
 	fprintf(f,
 		"device=%s\nimage=%s\nsize=%llu\nsector_size=%u\npid=%d\n"
-		"start_time=%llu\nread_only=%d\ndirect_io=%d\npath=%s\n",
+		"start_time=%llu\nread_only=%d\ndirect_io=%d\npath=%s\n"
+		"backing_dev=%llu\nbacking_ino=%llu\n",
 		a->device, a->image, (unsigned long long)a->size,
 		a->sector_size, a->pid, (unsigned long long)a->start_time,
-		a->read_only, a->direct_io, a->path);
+		a->read_only, a->direct_io, a->path,
+		(unsigned long long)a->backing_dev,
+		(unsigned long long)a->backing_ino);
 	err = ferror(f) ? -EIO : 0;
 	/* fclose writes what is buffered: ENOSPC shows here */
 	if (fclose(f) != 0 && !err)
@@ -136,6 +241,10 @@ int attachment_read(const char *path, struct attachment *a)
 			a->direct_io = atoi(v);
 		else if (!strcmp(line, "path"))
 			snprintf(a->path, sizeof(a->path), "%s", v);
+		else if (!strcmp(line, "backing_dev"))
+			a->backing_dev = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "backing_ino"))
+			a->backing_ino = strtoull(v, NULL, 10);
 	}
 	fclose(f);
 	return a->pid > 0 ? 0 : -EINVAL;
@@ -234,7 +343,42 @@ bool attachment_device_held(const struct attachment *a)
 		return false; /* unbound */
 	/* our FUSE file; once the daemon's namespace is gone, "/" */
 	runtime_file(mnt, sizeof(mnt), a->pid, "img");
-	return !strcmp(backing, mnt) || !strcmp(backing, "/");
+	if (!strcmp(backing, mnt))
+		return true;
+	if (strcmp(backing, "/"))
+		return false;
+	/*
+	 * Any dead daemon's: whose, its file's device and inode say.  Not
+	 * asked by the daemon itself, whose FUSE file it would wait for
+	 * (the kernel asks the file system when its attributes are old).
+	 */
+	if (a->backing_dev && a->pid != getpid()) {
+		uint64_t dev, ino;
+		bool dio;
+		int fd = open(a->device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		int err = fd < 0 ? -errno : loop_backing(fd, &dev, &ino, &dio);
+
+		if (fd >= 0)
+			close(fd);
+		if (err == -ENXIO || err == -ENOENT)
+			return false; /* unbound since */
+		if (!err)
+			return dev == a->backing_dev && ino == a->backing_ino;
+		/* its daemon gone, the attributes too old: it may be ours */
+	}
+	return true;
+}
+
+int loop_backing(int loop_fd, uint64_t *dev, uint64_t *ino, bool *direct_io)
+{
+	struct loop_info64 info;
+
+	if (ioctl(loop_fd, LOOP_GET_STATUS64, &info) < 0)
+		return -errno;
+	*dev = info.lo_device;
+	*ino = info.lo_inode;
+	*direct_io = info.lo_flags & LO_FLAGS_DIRECT_IO;
+	return 0;
 }
 
 int image_lock(const char *image)
@@ -288,6 +432,8 @@ int attachment_each(int (*fn)(const struct attachment *a, void *arg),
 	int ret = 0;
 
 	snprintf(dir, sizeof(dir), "%s/attach", runtime_dir());
+	if (access(dir, F_OK) == 0 && runtime_dir_check(dir, true) < 0)
+		return -EPERM;
 	dp = opendir(dir);
 	if (!dp)
 		return errno == ENOENT ? 0 : -errno;

@@ -25,12 +25,23 @@ struct attachment {
 	bool direct_io;		/* the loop device's, as the kernel set it */
 	char path[24];		/* "engine" or "passthrough", then "+uring";
 				 * "nbd" */
+	/* the loop device's file as LOOP_GET_STATUS64 gives it (0: not
+	 * known); once the daemon is dead its path reads "/" for any
+	 * dead daemon's device, these tell whose it is */
+	uint64_t backing_dev, backing_ino;
 };
 
 /* RUNDIR: $LLOOP_RUNTIME_DIR or /run/lloop */
 const char *runtime_dir(void);
 /* RUNDIR/attach/PID.EXT into buf */
 int runtime_file(char *buf, size_t len, pid_t pid, const char *ext);
+/*
+ * DIR may be trusted (see runtime.c): 0, or -EPERM and one line why.  A
+ * DIR not there yet passes, its parents checked.  FILES: ours are in it
+ * (not only directories of ours), so only its owner may write to it.
+ */
+int runtime_dir_check(const char *dir, bool files);
+/* RUNDIR, RUNDIR/attach and RUNDIR/locks, made and checked */
 int runtime_make_dirs(void);
 int attachment_write(const struct attachment *a);
 int attachment_read(const char *path, struct attachment *a);
@@ -49,6 +60,9 @@ void attachment_fail_clear(pid_t pid);
 bool attachment_alive(const struct attachment *a);
 /* the loop device of a (dead) attachment is still bound to its file */
 bool attachment_device_held(const struct attachment *a);
+/* of the loop device LOOP_FD: its file's device and inode, whether it
+ * does direct I/O; 0 or -errno */
+int loop_backing(int loop_fd, uint64_t *dev, uint64_t *ino, bool *direct_io);
 /* start time of pid (clock ticks since boot), 0 when it does not run
  * (a zombie does not) */
 uint64_t pid_start_time(pid_t pid);
@@ -56,7 +70,8 @@ uint64_t pid_start_time(pid_t pid);
  * is the same image, for as long as the returned fd lives (in this
  * process or its forks): -EBUSY when another holds it */
 int image_lock(const char *image);
-/* call fn for every state file; stops when fn returns non-zero */
+/* call fn for every state file; stops when fn returns non-zero;
+ * -EPERM (said) when RUNDIR/attach is not safe */
 int attachment_each(int (*fn)(const struct attachment *a, void *arg),
 		    void *arg);
 

@@ -28,6 +28,8 @@
 #                              a tracked image
 #   assert_nothing_left WHAT   no state files, no daemon, no loop device,
 #                              an empty lloop list --json
+#   hold_dev DEV [FD]          a sleep holding DEV open on FD (default 3),
+#                              tracked; sets HOLDER once it has it open
 #   list_field DEV FIELD       a field of DEV's entry in lloop list --json
 #   daemon_pid_of DEV          the daemon PID of DEV from the state files
 #   op_requests PID OP [FIELD] a per-op counter of lloop stats --json
@@ -96,6 +98,21 @@ _backing_file() {
 	if [ -r "$f" ]; then
 		cat "$f" 2>/dev/null || :
 	fi
+}
+
+hold_dev() {
+	local dev=$1 fd=${2:-3} i
+	# read-write, as a user of the device would have it
+	eval "sleep 600 $fd<>\"\$dev\" &"
+	HOLDER=$!
+	track_pid "$HOLDER"
+	# open before anything the test does next: a daemon that dies
+	# before it takes its device with it
+	for ((i = 0; i < 50; i++)); do
+		[ "$(readlink "/proc/$HOLDER/fd/$fd" 2>/dev/null)" = "$dev" ] && return 0
+		sleep 0.1
+	done
+	fail "the holder (pid $HOLDER) did not open $dev within 5 s"
 }
 
 # _loopinfo DEV: "lo_device lo_inode lo_file_name" of DEV (LOOP_GET_STATUS64),

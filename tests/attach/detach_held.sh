@@ -23,17 +23,10 @@ DEV=$ATTACH_DEV
 PID=$ATTACH_PID
 
 # 1. two processes hold the device open
-sleep 600 3<"$DEV" &
-H1=$!
-track_pid "$H1"
-sleep 600 4<"$DEV" &
-H2=$!
-track_pid "$H2"
-for ((i = 0; i < 50; i++)); do
-	[ -e "/proc/$H1/fd/3" ] && [ -e "/proc/$H2/fd/4" ] && break
-	sleep 0.1
-done
-[ -e "/proc/$H1/fd/3" ] && [ -e "/proc/$H2/fd/4" ] || fail "the holders did not open $DEV"
+hold_dev "$DEV" 3
+H1=$HOLDER
+hold_dev "$DEV" 4
+H2=$HOLDER
 start=$(date +%s.%N)
 rc=0
 timeout 90 "$LLOOP" detach "$DEV" >"$T/d.out" 2>"$T/d.err" || rc=$?

@@ -72,17 +72,9 @@ done
 attach "$IMG"
 DEV=$ATTACH_DEV
 PID=$ATTACH_PID
-sleep 300 3<>"$DEV" &
-HOLDER=$!
-track_pid "$HOLDER"
 # the holder must have the device open before the daemon dies, or the
 # device goes with the daemon and there is no orphan to test
-for ((i = 0; i < 50; i++)); do
-	[ "$(readlink "/proc/$HOLDER/fd/3" 2>/dev/null)" = "$DEV" ] && break
-	sleep 0.1
-done
-[ "$(readlink "/proc/$HOLDER/fd/3" 2>/dev/null)" = "$DEV" ] ||
-	fail "the holder (pid $HOLDER) did not open $DEV within 5 s"
+hold_dev "$DEV"
 kill -KILL "$PID"
 # the daemon and its helper process (its session), and with them the lock
 for ((i = 0; i < 50; i++)); do

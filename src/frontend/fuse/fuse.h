@@ -46,6 +46,8 @@ struct fuse_session {
 	int backing_fd;
 	atomic_bool passthrough_used; /* an OPEN was answered with it */
 	uint32_t proto_minor;
+	uint64_t ino;		/* the file's inode number: FUSE_ROOT_ID, or
+				 * one its owner sets before the start */
 	bool inited;		/* INIT answered: the kernel sends one */
 	/* a small request made contiguous, read through its structs */
 	char scratch[8192] __attribute__((aligned(8)));
@@ -72,7 +74,6 @@ int loopdev_detach(int loop_fd, const char *dev, int *flush_err);
 bool loopdev_busy(const char *dev);
 /* the device still has a backing file (sysfs) */
 bool loopdev_bound(const char *dev);
-/* LO_FLAGS_DIRECT_IO as the kernel ended up setting it */
-bool loopdev_direct_io(int loop_fd);
+/* its file and LO_FLAGS_DIRECT_IO: loop_backing (core/runtime.h) */
 
 #endif

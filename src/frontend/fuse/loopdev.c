@@ -197,14 +197,6 @@ int loopdev_attach_file(const char *file, uint64_t size, const char *image,
 	return 0;
 }
 
-bool loopdev_direct_io(int loop_fd)
-{
-	struct loop_info64 info;
-
-	return ioctl(loop_fd, LOOP_GET_STATUS64, &info) == 0 &&
-	       (info.lo_flags & LO_FLAGS_DIRECT_IO);
-}
-
 bool loopdev_bound(const char *dev)
 {
 	char path[128];

@@ -182,7 +182,7 @@ static void fill_attr(struct fuse_session *fs, struct fuse_attr *a)
 	uint64_t size = fs->exp->be->size;
 
 	memset(a, 0, sizeof(*a));
-	a->ino = FUSE_ROOT_ID;
+	a->ino = fs->ino;
 	a->size = size;
 	a->blocks = (size + 511) / 512;
 	a->mode = S_IFREG | (fs->read_only ? 0400 : 0600);
@@ -712,6 +712,7 @@ int fuse_session_init(struct fuse_session *fs, struct server *srv,
 	fs->fd = fd;
 	fs->read_only = exp->read_only;
 	fs->backing_id = -1;
+	fs->ino = FUSE_ROOT_ID;
 	fs->backing_fd = exp->be->ops->passthrough_fd ?
 				 exp->be->ops->passthrough_fd(exp->be) :
 				 -ENOTSUP;

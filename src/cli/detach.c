@@ -107,9 +107,18 @@ int detach_main(int argc, char **argv)
 		if (id >= 0 && nbd_kernel_is_ours(id, a->image, a->pid))
 			nbd_kernel_disconnect_index(id);
 		/* and a ublk device stays, failing I/O, until deleted */
-		if (sscanf(a->device, "/dev/ublkb%d", &id) == 1 &&
-		    ublk_delete_id(id) < 0)
-			log_warn("detach: %s: could not delete it", a->device);
+		if (sscanf(a->device, "/dev/ublkb%d", &id) == 1) {
+			pid_t now = 0;
+			int err = ublk_delete_id(id, a->pid, &now);
+
+			if (err == -EPERM)
+				log_warn("detach: %s is not deleted: another "
+					 "daemon (pid %d) has had it since",
+					 a->device, now);
+			else if (err < 0 && err != -ENODEV)
+				log_warn("detach: %s: could not delete it: %s",
+					 a->device, strerror(-err));
+		}
 		attachment_remove(a->pid);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);

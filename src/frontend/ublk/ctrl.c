@@ -436,18 +436,32 @@ void ublk_dev_fini(struct ublk_dev *d)
 	d->ios = NULL;
 }
 
-int ublk_delete_id(int id)
+int ublk_delete_id(int id, pid_t owner, pid_t *now)
 {
+	struct ublksrv_ctrl_dev_info info = { 0 };
 	struct ublksrv_ctrl_cmd c = { .dev_id = id,
-				      .queue_id = (uint16_t)-1 };
+				      .queue_id = (uint16_t)-1,
+				      .addr = (uintptr_t)&info,
+				      .len = sizeof(info) };
 	struct io_uring *ring;
 	int fd, ret;
 
 	ret = ctrl_open(&fd, &ring);
 	if (ret < 0)
 		return ret;
-	ctrl_cmd(ring, fd, UBLK_U_CMD_STOP_DEV, &c);
-	ret = ctrl_delete(ring, fd, &c);
+	/* the number may be another's since: the daemon that started it
+	 * is in its info until it is deleted */
+	ret = ctrl_cmd(ring, fd, UBLK_U_CMD_GET_DEV_INFO, &c);
+	if (!ret && info.ublksrv_pid != owner) {
+		*now = info.ublksrv_pid;
+		ret = -EPERM;
+	}
+	if (!ret) {
+		c.addr = 0;
+		c.len = 0;
+		ctrl_cmd(ring, fd, UBLK_U_CMD_STOP_DEV, &c);
+		ret = ctrl_delete(ring, fd, &c);
+	}
 	ctrl_close(fd, ring);
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/request.h"
 #include "core/server.h"
@@ -68,7 +69,11 @@ void ublk_dev_remove(struct ublk_dev *d);
 void ublk_dev_fini(struct ublk_dev *d);
 /* queue.c: the tenant and start task of d */
 void ublk_queue_init(struct ublk_dev *d);
-/* a device whose daemon died: stop and delete it by number */
-int ublk_delete_id(int id);
+/*
+ * A device whose daemon (OWNER) died: stop and delete it by number; 0,
+ * -ENODEV if it is gone, -EPERM if another daemon started it since (its
+ * pid in *now), or -errno
+ */
+int ublk_delete_id(int id, pid_t owner, pid_t *now);
 
 #endif

@@ -2,7 +2,7 @@
 # file system, discard, read-only, 512-byte sectors, a killed daemon.
 . /bin/tap.sh
 . /bin/held.sh
-plan 50
+plan 53
 watchdog 400
 IMG=/dev/vda
 
@@ -155,6 +155,21 @@ umount /mnt/a
 # a process holds the device open (not mounted): detach is lazy (held.sh)
 dev=$(attach_ublk "$IMG")
 check_held_detach "$dev" "/sys/block/${dev#/dev/}" deleted
+
+# a dead daemon's record naming a ublk number that a live daemon has
+# now (what a number used again leaves): detach cleans the record up and
+# leaves the live daemon's device alone
+dev=$(attach_ublk "$IMG")
+n=${dev#/dev/}
+pid=$(lloop list | awk -v d="$dev" '$1 == d { print $4 }')
+dead=$(sh -c 'echo $$')
+sed "s|^image=.*|image=/tmp/ghost.img|; s|^pid=.*|pid=$dead|" \
+	"/run/lloop/attach/$pid.state" >"/run/lloop/attach/$dead.state"
+check "detach of a dead daemon's record naming $dev, which pid $pid has now" \
+	sh -c "lloop detach /tmp/ghost.img 2>/tmp/e; r=\$?; sed 's/^/# /' /tmp/e; test \$r = 0 && grep -q 'another daemon (pid $pid)' /tmp/e"
+check "leaves $dev there, serving" \
+	sh -c "test -e /sys/block/$n && dd if=$dev of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null"
+check "and it detaches" lloop detach "$dev"
 
 # a daemon killed with SIGKILL: I/O fails rather than hangs, and detach
 # deletes the device

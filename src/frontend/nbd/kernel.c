@@ -167,7 +167,28 @@ static void *do_it(void *arg)
 		log_debug("%s: NBD_DO_IT: %s", k->device, strerror(errno));
 	ioctl(k->dev_fd, NBD_IOC_CLEAR_QUE);
 	ioctl(k->dev_fd, NBD_IOC_CLEAR_SOCK);
+	atomic_store(&k->doit_ended, true);
 	return NULL;
+}
+
+/* the device started by NBD_DO_IT, in this long at most */
+#define DOIT_START_MS 10000
+
+/*
+ * The driver applies the size only when NBD_DO_IT starts the device,
+ * on our thread, some time after it is created: until then the device
+ * has no size.  It has started once sysfs shows its pid.
+ */
+static int doit_started(struct nbd_kernel *k)
+{
+	for (int ms = 0; ms < DOIT_START_MS; ms += 5) {
+		if (nbd_kernel_connected(k->index))
+			return 0;
+		if (atomic_load(&k->doit_ended))
+			return -EIO;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
 }
 
 static int connect_ioctl(struct nbd_kernel *k, int sock, unsigned block_size)
@@ -194,14 +215,20 @@ static int connect_ioctl(struct nbd_kernel *k, int sock, unsigned block_size)
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		log_error("nbd: no free /dev/nbdN (is the nbd driver loaded? "
+			  "modprobe nbd)");
 		return -ENODEV;
+	}
 	if (ioctl(fd, NBD_IOC_SET_BLKSIZE, (unsigned long)block_size) < 0 ||
 	    ioctl(fd, NBD_IOC_SET_SIZE, (unsigned long)k->size) < 0 ||
 	    ioctl(fd, NBD_IOC_SET_FLAGS, (unsigned long)k->flags) < 0) {
 		ret = -errno;
+		log_error("nbd: configuring %s: %s", k->device,
+			  strerror(errno));
 		ioctl(fd, NBD_IOC_CLEAR_SOCK);
 		close(fd);
+		k->index = -1;
 		return ret;
 	}
 	k->dev_fd = fd;
@@ -211,13 +238,28 @@ static int connect_ioctl(struct nbd_kernel *k, int sock, unsigned block_size)
 	ret = -pthread_create(&k->doit, &attr, do_it, k);
 	pthread_attr_destroy(&attr);
 	if (ret < 0) {
+		log_error("nbd: a thread for NBD_DO_IT: %s", strerror(-ret));
 		ioctl(fd, NBD_IOC_CLEAR_SOCK);
 		close(fd);
 		k->dev_fd = -1;
+		k->index = -1;
 		return ret;
 	}
 	k->doit_running = true;
-	return 0;
+	ret = doit_started(k);
+	if (ret < 0) {
+		log_error("%s: NBD_DO_IT did not start the device: %s",
+			  k->device, ret == -EIO ? "it returned at once" :
+						   "not within 10 s");
+		/* ends NBD_DO_IT if it is in there after all */
+		ioctl(fd, NBD_IOC_DISCONNECT);
+		pthread_join(k->doit, NULL);
+		k->doit_running = false;
+		close(fd);
+		k->dev_fd = -1;
+		k->index = -1;
+	}
+	return ret;
 }
 
 int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
@@ -237,6 +279,7 @@ int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
 	k->index = -1;
 	k->dev_fd = -1;
 	k->doit_running = false;
+	atomic_store(&k->doit_ended, false);
 	k->netlink = false;
 	k->ident = ident;
 	if (!force || strcmp(force, "1"))
@@ -250,13 +293,7 @@ int nbd_kernel_connect(struct nbd_kernel *k, int sock, unsigned block_size,
 		log_error("nbd: netlink NBD_CMD_CONNECT: %s", strerror(-ret));
 		return ret;
 	}
-	ret = connect_ioctl(k, sock, block_size);
-	if (ret == -ENODEV)
-		log_error("nbd: no free /dev/nbdN (is the nbd driver loaded? "
-			  "modprobe nbd)");
-	else if (ret < 0)
-		log_error("nbd: configuring the device: %s", strerror(-ret));
-	return ret;
+	return connect_ioctl(k, sock, block_size);
 }
 
 void nbd_kernel_limit_requests(const struct nbd_kernel *k)

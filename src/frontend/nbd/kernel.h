@@ -7,6 +7,7 @@
  * handshake every TCP client meets, then hands that end to the driver.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct nbd_kernel {
 	int dev_fd;		/* ioctl: the open device, else -1 */
 	pthread_t doit;		/* ioctl: the thread waiting in NBD_DO_IT */
 	bool doit_running;
+	atomic_bool doit_ended;	/* that thread is out of NBD_DO_IT */
 	const char *ident;	/* netlink: NBD_ATTR_BACKEND_IDENTIFIER */
 };
 

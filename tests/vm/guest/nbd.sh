@@ -3,7 +3,7 @@
 # nbd-client over TCP against lloop serve.
 . /bin/tap.sh
 . /bin/held.sh
-plan 38
+plan 39
 watchdog 400
 IMG=/dev/vda
 cat /proc/partitions | sed 's/^/# /'
@@ -60,6 +60,10 @@ check "the files read back from the image itself" \
 # the ioctl interface, as on kernels without the netlink family
 dev=$(attach_nbd uring LLOOP_NBD_IOCTL=1) || sed 's/^/# /' /tmp/attach.err
 check "ioctl fall-back: attach gives $dev" test -b "$dev"
+# the driver sizes the device only when NBD_DO_IT starts it, on a thread
+# of the daemon's: attach returns after that
+check "ioctl fall-back: $dev has the image's size when attach returns" \
+	test "$(blockdev --getsize64 "$dev")" = "$(blockdev --getsize64 $IMG)"
 check "ioctl fall-back: data reads back" \
 	sh -c "dd if=/tmp/pat of=$dev bs=1M conv=fsync 2>/dev/null && echo 3 >/proc/sys/vm/drop_caches && dd if=$dev bs=1M count=8 2>/dev/null | cmp - /tmp/pat"
 check "ioctl fall-back: detach" lloop detach "$dev"

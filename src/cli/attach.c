@@ -621,7 +621,8 @@ static int run_daemon(struct daemon *d, const struct attach_opts *ao,
 	runtime_file(d->mnt, sizeof(d->mnt), d->att.pid, "img");
 	runtime_file(sock, sizeof(sock), d->att.pid, "sock");
 	runtime_file(logf, sizeof(logf), d->att.pid, "log");
-	/* one left by a daemon that had this pid before us is not ours */
+	/* what a daemon that had this pid before us left is not ours */
+	attachment_keep_dead(d->att.pid);
 	attachment_fail_clear(d->att.pid);
 
 	/* before any thread: the control thread's, librados's, the workers' */

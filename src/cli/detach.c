@@ -119,7 +119,7 @@ int detach_main(int argc, char **argv)
 				log_warn("detach: %s: could not delete it: %s",
 					 a->device, strerror(-err));
 		}
-		attachment_remove(a->pid);
+		attachment_forget(a);
 		printf("%s: its daemon (pid %d) had died; cleaned up\n",
 		       a->device, a->pid);
 		return 0;

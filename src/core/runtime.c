@@ -210,6 +210,7 @@ int attachment_write(const struct attachment *a)
 int attachment_read(const char *path, struct attachment *a)
 {
 	char line[4200];
+	const char *base;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
@@ -247,7 +248,47 @@ int attachment_read(const char *path, struct attachment *a)
 			a->backing_ino = strtoull(v, NULL, 10);
 	}
 	fclose(f);
-	return a->pid > 0 ? 0 : -EINVAL;
+	if (a->pid <= 0)
+		return -EINVAL;
+	/* PID.state, or PID.START.state (kept) */
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	snprintf(line, sizeof(line), "%d.state", a->pid);
+	a->kept = strcmp(base, line) != 0;
+	return 0;
+}
+
+static int kept_file(char *buf, size_t len, const struct attachment *a)
+{
+	int n = snprintf(buf, len, "%s/attach/%d.%llu.state", runtime_dir(),
+			 a->pid, (unsigned long long)a->start_time);
+
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+void attachment_keep_dead(pid_t pid)
+{
+	char path[4096], kept[4200];
+	struct attachment a;
+
+	if (runtime_file(path, sizeof(path), pid, "state") < 0 ||
+	    attachment_read(path, &a) < 0 || attachment_alive(&a) ||
+	    !attachment_device_held(&a))
+		return;	/* none, or one that is all over: ours overwrites it */
+	if (kept_file(kept, sizeof(kept), &a) < 0 || rename(path, kept) < 0)
+		log_warn("%s: a dead daemon's record, its device %s still "
+			 "bound: cannot keep it: %s", path, a.device,
+			 strerror(errno));
+}
+
+void attachment_forget(const struct attachment *a)
+{
+	char path[4200];
+
+	if (!a->kept)
+		attachment_remove(a->pid);
+	else if (!kept_file(path, sizeof(path), a))
+		unlink(path);
 }
 
 void attachment_remove(pid_t pid)
@@ -341,9 +382,10 @@ bool attachment_device_held(const struct attachment *a)
 		 name ? name + 1 : a->device);
 	if (!read_first_line(path, backing, sizeof(backing)))
 		return false; /* unbound */
-	/* our FUSE file; once the daemon's namespace is gone, "/" */
+	/* our FUSE file; once the daemon's namespace is gone, "/" (a kept
+	 * record's PID.img is another daemon's now) */
 	runtime_file(mnt, sizeof(mnt), a->pid, "img");
-	if (!strcmp(backing, mnt))
+	if (!a->kept && !strcmp(backing, mnt))
 		return true;
 	if (strcmp(backing, "/"))
 		return false;
@@ -352,7 +394,8 @@ bool attachment_device_held(const struct attachment *a)
 	 * asked by the daemon itself, whose FUSE file it would wait for
 	 * (the kernel asks the file system when its attributes are old).
 	 */
-	if (a->backing_dev && a->pid != getpid()) {
+	if (a->backing_dev && !(a->pid == getpid() &&
+				a->start_time == pid_start_time(a->pid))) {
 		uint64_t dev, ino;
 		bool dio;
 		int fd = open(a->device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

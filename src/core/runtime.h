@@ -29,6 +29,9 @@ struct attachment {
 	 * known); once the daemon is dead its path reads "/" for any
 	 * dead daemon's device, these tell whose it is */
 	uint64_t backing_dev, backing_ino;
+	/* a dead daemon's record, moved aside to PID.START.state when a
+	 * new daemon got its pid (attachment_keep_dead) */
+	bool kept;
 };
 
 /* RUNDIR: $LLOOP_RUNTIME_DIR or /run/lloop */
@@ -47,6 +50,14 @@ int attachment_write(const struct attachment *a);
 int attachment_read(const char *path, struct attachment *a);
 /* remove PID's state, mount point, socket and log */
 void attachment_remove(pid_t pid);
+/* a dead daemon's record: its files, or the one file of a kept one */
+void attachment_forget(const struct attachment *a);
+/*
+ * A new daemon with pid PID, before it writes anything: the record of a
+ * dead daemon that had this pid, whose device is still bound, moves to
+ * PID.START.state (it still stops a second attach of its image)
+ */
+void attachment_keep_dead(pid_t pid);
 /* the same file: the same path, inode (another hard link or mount of it
  * counts) or block device */
 bool same_file(const char *a, const char *b);

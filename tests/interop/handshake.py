@@ -2,7 +2,8 @@
 qemu never send or never show): NBD_OPT_EXPORT_NAME with and without
 NO_ZEROES, exact transmission-flag bits, OPT_LIST, OPT_INFO/GO replies
 (NBD_INFO_EXPORT, BLOCK_SIZE), unknown options and export names,
-OPT_ABORT, STRUCTURED_REPLY, LIST/SET_META_CONTEXT, an unknown command.
+OPT_ABORT (also with data past the option limit), STRUCTURED_REPLY,
+LIST/SET_META_CONTEXT, an unknown command.
 
     handshake.py rw PORT    (alpha=memory:16M, the default, and beta=memory:8M)
     handshake.py ro PORT    (one read-only export of 4 MiB)
@@ -230,6 +231,16 @@ def main_rw():
     eq(rtype, REP_ACK, "reply to OPT_ABORT")
     s.settimeout(10)
     eq(s.recv(1), b"", "connection after OPT_ABORT")
+    s.close()
+
+    # proto.md: a server SHOULD ignore an ABORT's data, not refuse it
+    step("OPT_ABORT with 9000 bytes of data (past the option limit): an ACK, then the server closes")
+    s = greet(PORT)
+    send_opt(s, OPT_ABORT, b"A" * 9000)
+    rtype, _ = recv_rep(s, OPT_ABORT)
+    eq(rtype, REP_ACK, "reply to OPT_ABORT with 9000 bytes")
+    s.settimeout(10)
+    eq(s.recv(1), b"", "connection after OPT_ABORT with 9000 bytes")
     s.close()
 
 

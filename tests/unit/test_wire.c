@@ -39,6 +39,7 @@ static struct nbd_session session(void)
 		.read_only = false,
 		.structured = true,
 		.meta_alloc = true,
+		.fast_zero = true,
 	};
 
 	return s;
@@ -249,6 +250,14 @@ static void test_check_no_hole_fast_zero(void **state)
 			assert_int_equal(nbd_check_request(&r, &s), want);
 		}
 	}
+	/* FAST_ZERO not advertised: EINVAL (proto.md), NO_HOLE still fine */
+	s.fast_zero = false;
+	assert_int_equal(check(NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_FAST_ZERO, 0,
+			       4096, &s),
+			 -EINVAL);
+	assert_int_equal(check(NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_NO_HOLE, 0,
+			       4096, &s),
+			 0);
 }
 
 static void test_check_req_one(void **state)
@@ -457,44 +466,68 @@ static void test_check_end_of_export(void **state)
 
 /* ---- nbd_errno_to_wire ---- */
 
+/* for a plain write, where neither EOVERFLOW nor ENOTSUP may go out */
+#define WIRE(err) nbd_errno_to_wire(err, NBD_CMD_WRITE, 0)
+
 static void test_errno_to_wire(void **state)
 {
-	assert_int_equal(nbd_errno_to_wire(0), 0);
-	assert_int_equal(nbd_errno_to_wire(-EPERM), NBD_EPERM);
-	assert_int_equal(nbd_errno_to_wire(-EROFS), NBD_EPERM);
-	assert_int_equal(nbd_errno_to_wire(-ENOMEM), NBD_ENOMEM);
-	assert_int_equal(nbd_errno_to_wire(-EINVAL), NBD_EINVAL);
-	assert_int_equal(nbd_errno_to_wire(-ENOSPC), NBD_ENOSPC);
-	assert_int_equal(nbd_errno_to_wire(-EDQUOT), NBD_ENOSPC);
-	assert_int_equal(nbd_errno_to_wire(-EFBIG), NBD_ENOSPC);
-	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW), NBD_EOVERFLOW);
-	assert_int_equal(nbd_errno_to_wire(-ENOTSUP), NBD_ENOTSUP);
-	assert_int_equal(nbd_errno_to_wire(-EOPNOTSUPP), NBD_ENOTSUP);
-	assert_int_equal(nbd_errno_to_wire(-ESHUTDOWN), NBD_ESHUTDOWN);
-	assert_int_equal(nbd_errno_to_wire(-EIO), NBD_EIO);
+	assert_int_equal(WIRE(0), 0);
+	assert_int_equal(WIRE(-EPERM), NBD_EPERM);
+	assert_int_equal(WIRE(-EROFS), NBD_EPERM);
+	assert_int_equal(WIRE(-ENOMEM), NBD_ENOMEM);
+	assert_int_equal(WIRE(-EINVAL), NBD_EINVAL);
+	assert_int_equal(WIRE(-ENOSPC), NBD_ENOSPC);
+	assert_int_equal(WIRE(-EDQUOT), NBD_ENOSPC);
+	assert_int_equal(WIRE(-EFBIG), NBD_ENOSPC);
+	/* proto.md: EOVERFLOW only for a DF read, ENOTSUP only for a
+	 * FAST_ZERO write-zeroes; EINVAL otherwise, as nbdkit does */
+	assert_int_equal(WIRE(-EOVERFLOW), NBD_EINVAL);
+	assert_int_equal(WIRE(-ENOTSUP), NBD_EINVAL);
+	assert_int_equal(WIRE(-EOPNOTSUPP), NBD_EINVAL);
+	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW, NBD_CMD_READ,
+					   NBD_CMD_FLAG_DF),
+			 NBD_EOVERFLOW);
+	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW, NBD_CMD_READ, 0),
+			 NBD_EINVAL);
+	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW, NBD_CMD_CACHE, 0),
+			 NBD_EINVAL);
+	assert_int_equal(nbd_errno_to_wire(-ENOTSUP, NBD_CMD_WRITE_ZEROES,
+					   NBD_CMD_FLAG_FAST_ZERO),
+			 NBD_ENOTSUP);
+	assert_int_equal(nbd_errno_to_wire(-ENOTSUP, NBD_CMD_WRITE_ZEROES,
+					   0),
+			 NBD_EINVAL);
+	assert_int_equal(nbd_errno_to_wire(-ENOTSUP, NBD_CMD_TRIM, 0),
+			 NBD_EINVAL);
+	assert_int_equal(WIRE(-ESHUTDOWN), NBD_ESHUTDOWN);
+	assert_int_equal(WIRE(-EIO), NBD_EIO);
 	/* anything else is EIO */
-	assert_int_equal(nbd_errno_to_wire(-ENOENT), NBD_EIO);
-	assert_int_equal(nbd_errno_to_wire(-EAGAIN), NBD_EIO);
-	assert_int_equal(nbd_errno_to_wire(-EBADF), NBD_EIO);
-	assert_int_equal(nbd_errno_to_wire(-ECONNRESET), NBD_EIO);
-	assert_int_equal(nbd_errno_to_wire(-4095), NBD_EIO);
+	assert_int_equal(WIRE(-ENOENT), NBD_EIO);
+	assert_int_equal(WIRE(-EAGAIN), NBD_EIO);
+	assert_int_equal(WIRE(-EBADF), NBD_EIO);
+	assert_int_equal(WIRE(-ECONNRESET), NBD_EIO);
+	assert_int_equal(WIRE(-4095), NBD_EIO);
 }
 
 /* the wire values are the protocol's, not the host's */
 static void test_errno_wire_values(void **state)
 {
-	assert_int_equal(nbd_errno_to_wire(-EROFS), 1);
-	assert_int_equal(nbd_errno_to_wire(-EPERM), 1);
-	assert_int_equal(nbd_errno_to_wire(-EIO), 5);
-	assert_int_equal(nbd_errno_to_wire(-ENOENT), 5);
-	assert_int_equal(nbd_errno_to_wire(-ENOMEM), 12);
-	assert_int_equal(nbd_errno_to_wire(-EINVAL), 22);
-	assert_int_equal(nbd_errno_to_wire(-ENOSPC), 28);
-	assert_int_equal(nbd_errno_to_wire(-EDQUOT), 28);
-	assert_int_equal(nbd_errno_to_wire(-EFBIG), 28);
-	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW), 75);
-	assert_int_equal(nbd_errno_to_wire(-ENOTSUP), 95);
-	assert_int_equal(nbd_errno_to_wire(-ESHUTDOWN), 108);
+	assert_int_equal(WIRE(-EROFS), 1);
+	assert_int_equal(WIRE(-EPERM), 1);
+	assert_int_equal(WIRE(-EIO), 5);
+	assert_int_equal(WIRE(-ENOENT), 5);
+	assert_int_equal(WIRE(-ENOMEM), 12);
+	assert_int_equal(WIRE(-EINVAL), 22);
+	assert_int_equal(WIRE(-ENOSPC), 28);
+	assert_int_equal(WIRE(-EDQUOT), 28);
+	assert_int_equal(WIRE(-EFBIG), 28);
+	assert_int_equal(nbd_errno_to_wire(-EOVERFLOW, NBD_CMD_READ,
+					   NBD_CMD_FLAG_DF),
+			 75);
+	assert_int_equal(nbd_errno_to_wire(-ENOTSUP, NBD_CMD_WRITE_ZEROES,
+					   NBD_CMD_FLAG_FAST_ZERO),
+			 95);
+	assert_int_equal(WIRE(-ESHUTDOWN), 108);
 }
 
 /* ---- encoders ---- */

@@ -98,6 +98,9 @@ static void hs_enter_transmission(struct nbd_conn *c)
 		.read_only = e->read_only,
 		.structured = c->structured,
 		.meta_alloc = c->meta_alloc,
+		.fast_zero = !!(nbd_transmission_flags(e->be, e->read_only,
+						       c->structured) &
+				NBD_FLAG_SEND_FAST_ZERO),
 	};
 	log_debug("%s: export '%s' (%s)", c->peer, e->name, e->spec);
 	nbd_transmission_start(c);
@@ -359,6 +362,14 @@ static void opt_starttls(struct nbd_conn *c)
  * --tls=require: before TLS only STARTTLS and ABORT; EXPORT_NAME cannot
  * be refused but by hanging up.
  */
+/* ABORT: acknowledged, then the connection closes */
+static void opt_abort(struct nbd_conn *c)
+{
+	rep_begin(c);
+	rep_add(c, NBD_REP_ACK, 0);
+	conn_send_hs(c, conn_shutdown);
+}
+
 static bool tls_required(struct nbd_conn *c)
 {
 	struct nbd_frontend *fe = c->srv->frontend;
@@ -390,9 +401,7 @@ static void hs_option_payload(struct nbd_conn *c)
 		opt_export_name(c);
 		return;
 	case NBD_OPT_ABORT:
-		rep_begin(c);
-		rep_add(c, NBD_REP_ACK, 0);
-		conn_send_hs(c, conn_shutdown);
+		opt_abort(c);
 		return;
 	case NBD_OPT_LIST:
 		if (c->opt_len)
@@ -430,6 +439,9 @@ static void hs_option_discarded(struct nbd_conn *c)
 {
 	if (tls_required(c))
 		return;
+	/* an ABORT's data, however long, is ignored (proto.md) */
+	if (c->opt == NBD_OPT_ABORT)
+		return opt_abort(c);
 	reply_error(c, NBD_REP_ERR_TOO_BIG, "option too large");
 }
 

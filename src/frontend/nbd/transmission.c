@@ -77,7 +77,8 @@ static void encode_extents(struct request *rq)
 
 static void encode_reply(struct nbd_conn *c, struct request *rq)
 {
-	uint32_t err = nbd_errno_to_wire(rq->error);
+	uint32_t err = nbd_errno_to_wire(rq->error, rq->wire_type,
+					 rq->wire_flags);
 	bool is_data = rq->wire_type == NBD_CMD_READ ||
 		       rq->wire_type == NBD_CMD_BLOCK_STATUS;
 	size_t n;

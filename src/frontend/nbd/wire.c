@@ -54,6 +54,9 @@ int nbd_check_request(const struct nbd_request *r,
 	}
 	if (r->flags & ~allowed_flags(r->type, s->structured))
 		return -EINVAL;
+	/* FAST_ZERO only where it was offered (proto.md: NBD_EINVAL) */
+	if ((r->flags & NBD_CMD_FLAG_FAST_ZERO) && !s->fast_zero)
+		return -EINVAL;
 	writes = r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM ||
 		 r->type == NBD_CMD_WRITE_ZEROES;
 	if (writes && s->read_only)
@@ -79,7 +82,7 @@ int nbd_check_request(const struct nbd_request *r,
 	return 0;
 }
 
-uint32_t nbd_errno_to_wire(int err)
+uint32_t nbd_errno_to_wire(int err, uint16_t type, uint16_t flags)
 {
 	switch (-err) {
 	case 0:
@@ -95,10 +98,17 @@ uint32_t nbd_errno_to_wire(int err)
 	case EDQUOT:
 	case EFBIG:
 		return NBD_ENOSPC;
+	/*
+	 * proto.md: EOVERFLOW only for a DF read too large to send whole,
+	 * ENOTSUP only for a FAST_ZERO write-zeroes that would be slow
+	 */
 	case EOVERFLOW:
-		return NBD_EOVERFLOW;
+		return type == NBD_CMD_READ && (flags & NBD_CMD_FLAG_DF) ?
+			       NBD_EOVERFLOW : NBD_EINVAL;
 	case ENOTSUP:
-		return NBD_ENOTSUP;
+		return type == NBD_CMD_WRITE_ZEROES &&
+				       (flags & NBD_CMD_FLAG_FAST_ZERO) ?
+			       NBD_ENOTSUP : NBD_EINVAL;
 	case ESHUTDOWN:
 		return NBD_ESHUTDOWN;
 	default:

@@ -30,14 +30,16 @@ struct nbd_session {
 	bool read_only;
 	bool structured;
 	bool meta_alloc;	/* base:allocation selected */
+	bool fast_zero;		/* NBD_FLAG_SEND_FAST_ZERO advertised */
 };
 
 void nbd_decode_request(const uint8_t *buf, struct nbd_request *r);
 /* 0, or the negative errno the request is answered with */
 int nbd_check_request(const struct nbd_request *r,
 		      const struct nbd_session *s);
-/* a negative errno to its wire value (one table) */
-uint32_t nbd_errno_to_wire(int err);
+/* a negative errno to its wire value (one table) for a request of TYPE
+ * with FLAGS: EOVERFLOW and ENOTSUP only where the spec allows them */
+uint32_t nbd_errno_to_wire(int err, uint16_t type, uint16_t flags);
 /* the transmission flags for an export */
 uint16_t nbd_transmission_flags(const struct backend *be, bool read_only,
 				bool structured);

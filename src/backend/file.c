@@ -227,6 +227,28 @@ static bool guard_rq(struct file *f, struct request *rq, int kind)
 			   (rq->offset + rq->len - 1) / a, kind);
 }
 
+/*
+ * A write through the page cache dirties whole folios, and a folio may be
+ * large (a PMD, 2 MiB): an O_DIRECT write of other bytes in it while it
+ * runs is undone when the folio is written back (the kernel's invalidation
+ * after the direct write fails on a dirty folio, and says "Page cache
+ * invalidation failure on direct I/O").  So a page-cache write holds the
+ * folios its range may touch, not only its blocks.
+ */
+#define CACHE_SPAN (2ull << 20)
+
+static bool guard_cached(struct file *f, struct request *rq)
+{
+	uint32_t a = f->b.align;
+	uint64_t lo = rq->offset / CACHE_SPAN * CACHE_SPAN;
+	uint64_t hi = (rq->offset + rq->len - 1) / CACHE_SPAN * CACHE_SPAN +
+		      CACHE_SPAN;
+
+	if (!rq->len)
+		return true;
+	return guard_begin(f, rq, lo / a, (hi - 1) / a, RMW_EXCL);
+}
+
 static void guard_end(struct file *f, struct request *rq)
 {
 	if (rq->range.held)
@@ -348,7 +370,7 @@ static void file_write(struct backend *b, struct request *rq)
 	}
 	/* through the page cache: it reads the rest of a partial block */
 	if (past_aligned_end(f, rq)) {
-		if (guard_rq(f, rq, RMW_EXCL))
+		if (guard_cached(f, rq))
 			submit(rq, OP_WRITE, f->fd_buffered, rq->data, rq->len,
 			       rq->offset, rwf(rq), write_done);
 		return;
@@ -449,15 +471,21 @@ static void zero_done(struct op *op, int res)
 	complete_fua(rq, res);
 }
 
-/* the slow way: write zeroes through the page cache, a chunk at a time */
+/*
+ * The slow way: write zeroes, a chunk at a time.  An aligned range with
+ * O_DIRECT (it holds its blocks shared: through the page cache it would
+ * dirty folios around them); any other through the page cache, holding
+ * its folios (guard_cached).
+ */
 static void zero_write_next(struct request *rq)
 {
 	struct file *f = rq_file(rq);
 	uint64_t n = rq->len - rq->done_len;
+	bool direct = f->direct && is_aligned(rq->offset, rq->len, f->b.align);
 
 	if (n > ZERO_BUF_LEN)
 		n = ZERO_BUF_LEN;
-	submit(rq, OP_WRITE, f->fd_buffered, f->zero_buf, n,
+	submit(rq, OP_WRITE, direct ? f->fd : f->fd_buffered, f->zero_buf, n,
 	       rq->offset + rq->done_len, 0, zero_done);
 }
 
@@ -471,10 +499,10 @@ static void file_zero(struct backend *b, struct request *rq)
 		rq->complete(rq, -ENOTSUP);
 		return;
 	}
-	/* zeroes written through the page cache (the fallback) read the
-	 * rest of a partial block there */
-	if (!guard_rq(f, rq, is_aligned(rq->offset, rq->len, b->align) ?
-				     RMW_SHARED : RMW_EXCL))
+	/* zeroes written through the page cache (the fallback of a range
+	 * that is not aligned) read the rest of its folios there */
+	if (is_aligned(rq->offset, rq->len, b->align) ?
+		    !guard_rq(f, rq, RMW_SHARED) : !guard_cached(f, rq))
 		return;
 	if (rq->flags & REQ_NO_HOLE) {
 		rq->stage = Z_RANGE;

@@ -54,6 +54,8 @@ static void add_waiter(struct rmw_guard *g, struct worker *w)
 	for (unsigned i = 0; i < g->nr_waiters; i++)
 		if (g->waiters[i] == w)
 			return;
+	/* never full: a worker is in the list once, and a server has
+	 * RMW_WORKERS at most (server_config_defaults, --threads) */
 	if (g->nr_waiters < RMW_WORKERS)
 		g->waiters[g->nr_waiters++] = w;
 }

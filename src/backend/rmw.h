@@ -29,11 +29,10 @@
 #include <stdint.h>
 
 #include "core/request.h" /* struct rmw_range */
+#include "core/worker.h"
 
-struct worker;
-
-/* workers per backend at most (--threads) */
-#define RMW_WORKERS 128
+/* workers per backend at most: every one may wait at once */
+#define RMW_WORKERS WORKERS_MAX
 
 enum { RMW_SHARED = 1, RMW_EXCL, RMW_FAST, RMW_EXCL_WAITING };
 

@@ -63,7 +63,8 @@ void serve_usage(void)
 	       "      --cache MODE         none (O_DIRECT, default) or writeback\n"
 	       "      --engine ENGINE      uring or threads (default: uring, or\n"
 	       "                           threads where io_uring is refused)\n"
-	       "  -t, --threads N          worker threads (default: online CPUs)\n"
+	       "  -t, --threads N          worker threads, 1 to 128 (default: online\n"
+	       "                           CPUs, at most 128)\n"
 	       "      --queue-depth N      requests in flight per worker (128)\n"
 	       "      --buffer-memory SIZE buffer arena per worker, a power of two\n"
 	       "                           (default: 192M over all workers, at\n"
@@ -283,7 +284,7 @@ static int parse_options(int argc, char **argv, struct server_config *cfg,
 			cfg->bopts.create_size = v;
 			break;
 		case 't':
-			if (parse_uint(optarg, 1, 128, &cfg->threads) < 0)
+			if (parse_uint(optarg, 1, WORKERS_MAX, &cfg->threads) < 0)
 				return option_bad("--threads", optarg,
 						  "expected 1 to 128");
 			break;

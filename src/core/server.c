@@ -33,7 +33,9 @@ void server_config_defaults(struct server_config *cfg)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->threads = cpus > 0 ? cpus : 1;
+	/* a node with more CPUs still gets no more workers than a guard
+	 * can keep waiting (backend/rmw.h) */
+	cfg->threads = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : cpus;
 	cfg->queue_depth = 128;
 	cfg->max_connections = 256;
 	cfg->handshake_timeout = 10;

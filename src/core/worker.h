@@ -16,6 +16,10 @@
 #include "core/stats.h"
 #include "core/task.h"
 
+/* worker threads of a server at most (--threads); a guard of a backend
+ * (backend/rmw.h) keeps one waiter slot for each */
+#define WORKERS_MAX 128
+
 struct server;
 
 

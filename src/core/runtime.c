@@ -47,7 +47,7 @@ static int dir_unsafe(const char *dir, bool files, char *why, size_t len,
 	char path[4096], real[4096];
 	bool link = false;
 	struct stat st;
-	size_t n;
+	size_t n, there;
 
 	if (dir[0] == '/')
 		n = snprintf(path, sizeof(path), "%s", dir);
@@ -61,6 +61,7 @@ static int dir_unsafe(const char *dir, bool files, char *why, size_t len,
 	}
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = '\0';
+	there = n;	/* how much of it exists */
 	for (size_t end = 1; end <= n; end++) {
 		bool last = end == n;
 		char c;
@@ -73,8 +74,13 @@ static int dir_unsafe(const char *dir, bool files, char *why, size_t len,
 			int err = errno;
 
 			path[end] = c;
-			if (err == ENOENT)
-				break; /* made later, by us, 0700 */
+			if (err == ENOENT) {
+				/* the rest is made later, by us, 0700 */
+				while (end > 1 && path[end - 1] != '/')
+					end--;
+				there = end > 1 ? end - 1 : 1;
+				break;
+			}
 			snprintf(why, len, "%.*s: %s", (int)end, path,
 				 strerror(err));
 			return -err;
@@ -103,11 +109,14 @@ static int dir_unsafe(const char *dir, bool files, char *why, size_t len,
 	}
 	if (!link)
 		return 0;
+	/* where the links lead, as far as it exists: the same checks; a
+	 * part not there yet is no directory with files of ours */
+	path[there] = '\0';
 	if (depth > 8 || !realpath(path, real)) {
 		snprintf(why, len, "cannot resolve the symbolic links in it");
 		return -ELOOP;
 	}
-	return dir_unsafe(real, files, why, len, depth + 1);
+	return dir_unsafe(real, files && there == n, why, len, depth + 1);
 }
 
 int runtime_dir_check(const char *dir, bool files)
@@ -138,16 +147,13 @@ int runtime_make_dirs(void)
 
 		if (err)
 			return err;
+		/* one made now is ours and 0700, in checked directories */
 		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
 			err = -errno;
 			log_error("%s: cannot create: %s", dirs[i],
 				  strerror(errno));
 			return err;
 		}
-		/* one there already, or made under a symbolic link */
-		err = runtime_dir_check(dirs[i], i > 0);
-		if (err)
-			return err;
 	}
 	return 0;
 }

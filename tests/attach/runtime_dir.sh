@@ -12,7 +12,10 @@
 #   the sticky bit: lloop attach refuses with one line naming it, and
 #   leaves nothing behind;
 # - a runtime directory like /tmp (sticky, everyone may write) holds only
-#   lloop's own attach/ and locks/: attach and detach work in it.
+#   lloop's own attach/ and locks/: attach and detach work in it;
+# - one not made yet under a symbolic link of root's (/var/run/lloop,
+#   /var/run -> /run) works too (the first version of the check refused
+#   it: it resolved the links of a path that did not exist yet).
 . "$(dirname "$0")/../interop/lib.sh"
 . "$(dirname "$0")/attach_lib.sh"
 describe "an unsafe runtime directory is refused, a sticky one works"
@@ -98,4 +101,15 @@ out=$("$LLOOP" list)
 grep -qF "$DEV" <<<"$out" || fail "lloop list in $RUN does not show $DEV: $out"
 detach "$DEV"
 assert_nothing_left "detach in a sticky runtime directory"
-echo "PASS: unsafe runtime directories refused, a sticky one used"
+
+# 5. one not there yet under a link of ours, as /var/run/lloop under
+#    /var/run -> /run: made where the link leads
+mkdir -m 0700 "$T/target"
+ln -s "$T/target" "$T/viaLink"
+RUN=$T/viaLink/run
+export LLOOP_RUNTIME_DIR=$RUN
+attach "$IMG"
+[ -d "$T/target/run/attach" ] || fail "no $T/target/run/attach after an attach with $RUN"
+detach "$ATTACH_DEV"
+assert_nothing_left "detach in a runtime directory under a link"
+echo "PASS: unsafe runtime directories refused, a sticky one and one under a link used"

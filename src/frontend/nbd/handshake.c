@@ -85,6 +85,12 @@ void nbd_handshake_start(struct nbd_conn *c)
 
 /* ---- entering transmission ---- */
 
+/* the transmission flags the client is told */
+static uint16_t export_flags(struct nbd_conn *c, struct export *e)
+{
+	return nbd_transmission_flags(e->be, e->read_only, c->structured);
+}
+
 static void hs_enter_transmission(struct nbd_conn *c)
 {
 	struct export *e = c->exp;
@@ -98,17 +104,10 @@ static void hs_enter_transmission(struct nbd_conn *c)
 		.read_only = e->read_only,
 		.structured = c->structured,
 		.meta_alloc = c->meta_alloc,
-		.fast_zero = !!(nbd_transmission_flags(e->be, e->read_only,
-						       c->structured) &
-				NBD_FLAG_SEND_FAST_ZERO),
+		.fast_zero = !!(export_flags(c, e) & NBD_FLAG_SEND_FAST_ZERO),
 	};
 	log_debug("%s: export '%s' (%s)", c->peer, e->name, e->spec);
 	nbd_transmission_start(c);
-}
-
-static uint16_t export_flags(struct nbd_conn *c, struct export *e)
-{
-	return nbd_transmission_flags(e->be, e->read_only, c->structured);
 }
 
 static void opt_export_name(struct nbd_conn *c)
@@ -358,10 +357,6 @@ static void opt_starttls(struct nbd_conn *c)
 	conn_send_hs(c, hs_start_tls);
 }
 
-/*
- * --tls=require: before TLS only STARTTLS and ABORT; EXPORT_NAME cannot
- * be refused but by hanging up.
- */
 /* ABORT: acknowledged, then the connection closes */
 static void opt_abort(struct nbd_conn *c)
 {
@@ -370,6 +365,10 @@ static void opt_abort(struct nbd_conn *c)
 	conn_send_hs(c, conn_shutdown);
 }
 
+/*
+ * --tls=require: before TLS only STARTTLS and ABORT; EXPORT_NAME cannot
+ * be refused but by hanging up.
+ */
 static bool tls_required(struct nbd_conn *c)
 {
 	struct nbd_frontend *fe = c->srv->frontend;
